@@ -1,0 +1,17 @@
+// mpshm: selects the platform layer. Everything above detail/ is portable.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#if defined(_WIN32)
+#include <mpshm/detail/win32/os.hpp>
+#include <mpshm/detail/win32/segment.hpp>
+namespace mpshm::detail {
+namespace os = win32;
+}
+#else
+#include <mpshm/detail/posix/os.hpp>
+#include <mpshm/detail/posix/segment.hpp>
+namespace mpshm::detail {
+namespace os = posix;
+}
+#endif

@@ -1,0 +1,57 @@
+// mpshm: Win32 named segments (paging-file backed file mappings).
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Boost's shared_memory_object emulates POSIX with files under ProgramData on
+// Windows; windows_shared_memory is the native kernel object Python uses too.
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/permissions.hpp>
+#include <boost/interprocess/windows_shared_memory.hpp>
+#include <cstddef>
+#include <string>
+
+#include <mpshm/detail/boost_error.hpp>
+#include <mpshm/errors.hpp>
+
+namespace mpshm::detail::win32 {
+
+namespace bip = boost::interprocess;
+
+struct Mapping {
+    bip::mapped_region region;
+    std::size_t size = 0;
+};
+
+// The view keeps the section alive, so the handle is closed once mapped.
+// MODE has no Win32 meaning: the default DACL grants the creating user only.
+inline Mapping create_segment(const std::string& name, std::size_t size, unsigned /*mode*/) {
+    try {
+        bip::windows_shared_memory shm(bip::create_only, name.c_str(), bip::read_write, size);
+        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size};
+    } catch (const bip::interprocess_exception& e) {
+        rethrow_boost(name, "cannot create", e);
+    }
+}
+
+inline Mapping open_segment(const std::string& name) {
+    try {
+        bip::windows_shared_memory shm(bip::open_only, name.c_str(), bip::read_write);
+        const auto size = static_cast<std::size_t>(shm.get_size());
+        if (size == 0) {
+            throw CorruptSegmentError(segment_message(name, "cannot attach", "segment is empty"));
+        }
+        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size};
+    } catch (const bip::interprocess_exception& e) {
+        rethrow_boost(name, "cannot attach", e);
+    }
+}
+
+// A Win32 section disappears with its last handle or view: there is no name
+// to remove, as Python's SharedMemory.unlink() documents.
+inline int unlink_segment(const std::string& /*name*/) noexcept {
+    return 0;
+}
+
+inline constexpr bool names_need_unlink = false;
+
+}  // namespace mpshm::detail::win32

@@ -1,0 +1,367 @@
+// Tests for mpshm/shared_memory.hpp: Python's SharedMemory, with stricter
+// ownership, exercised across real processes and against CPython itself.
+// SPDX-License-Identifier: MIT
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <regex>
+#include <string>
+#include <type_traits>
+
+#include <gtest/gtest.h>
+#include <mpshm/shared_memory.hpp>
+
+#include "support/test_support.hpp"
+
+namespace mp = mpshm;
+using mpshm_test::exit_code;
+using mpshm_test::run_in_child;
+using mpshm_test::segment_exists;
+using mpshm_test::SegmentCleanup;
+using mpshm_test::unique_name;
+
+namespace {
+
+void write_text(std::span<std::byte> buf, std::size_t at, const std::string& text) {
+    std::memcpy(buf.data() + at, text.data(), text.size());
+}
+
+std::string read_text(std::span<const std::byte> buf, std::size_t at, std::size_t n) {
+    return {reinterpret_cast<const char*>(buf.data() + at), n};
+}
+
+unsigned mode_of(const std::string& name) {
+    struct stat st {};
+    if (::stat(("/dev/shm/" + name).c_str(), &st) != 0) return 07777U;
+    return st.st_mode & 0777U;
+}
+
+// Asserts that CALL throws EXCEPTION whose what() contains every one of PARTS.
+template <typename Exception, typename Call>
+void expect_error(Call&& call, std::initializer_list<std::string> parts) {
+    try {
+        call();
+        ADD_FAILURE() << "no exception was thrown";
+    } catch (const Exception& e) {
+        const std::string what = e.what();
+        for (const auto& part : parts) {
+            EXPECT_NE(what.find(part), std::string::npos) << "'" << part << "' not in: " << what;
+        }
+    }
+}
+
+}  // namespace
+
+static_assert(!std::is_copy_constructible_v<mp::SharedMemory>);
+static_assert(!std::is_copy_assignable_v<mp::SharedMemory>);
+static_assert(std::is_nothrow_move_constructible_v<mp::SharedMemory>);
+static_assert(std::is_nothrow_move_assignable_v<mp::SharedMemory>);
+
+TEST(SharedMemory, CreatesRandomPythonStyleNamesZeroFilled) {
+    mp::SharedMemory a({.create = true, .size = 4096});
+    mp::SharedMemory b({.create = true, .size = 100});
+    const std::regex python_style("psm_[0-9a-f]{8}");
+    EXPECT_TRUE(std::regex_match(a.name(), python_style)) << a.name();
+    EXPECT_TRUE(std::regex_match(b.name(), python_style)) << b.name();
+    EXPECT_NE(a.name(), b.name());
+    EXPECT_EQ(a.size(), 4096U);
+    EXPECT_EQ(a.buf().size(), 4096U);
+    EXPECT_EQ(b.size(), 100U);
+    EXPECT_TRUE(segment_exists(a.name()));
+    const auto buf = a.buf();
+    EXPECT_TRUE(std::all_of(buf.begin(), buf.end(), [](std::byte x) { return x == std::byte{0}; }));
+}
+
+TEST(SharedMemory, CreatesMode0600WhateverTheUmask) {
+    for (const ::mode_t mask : {::mode_t{0}, ::mode_t{022}, ::mode_t{077}}) {
+        const ::mode_t old = ::umask(mask);
+        mp::SharedMemory shm({.create = true, .size = 64});
+        ::umask(old);
+        EXPECT_EQ(mode_of(shm.name()), 0600U) << "umask " << mask;
+    }
+    mp::SharedMemory wider({.create = true, .size = 64, .mode = 0640});
+    EXPECT_EQ(mode_of(wider.name()), 0640U);
+}
+
+TEST(SharedMemory, NamedCreateAndAttachShareTheSameBytes) {
+    const std::string name = unique_name("share");
+    mp::SharedMemory creator({.name = name, .create = true, .size = 64});
+    EXPECT_EQ(creator.name(), name);
+    mp::SharedMemory attached(name);
+    EXPECT_EQ(attached.name(), name);
+    EXPECT_EQ(attached.size(), 64U);
+    write_text(creator.buf(), 0, "ping");
+    EXPECT_EQ(read_text(attached.buf(), 0, 4), "ping");
+    write_text(attached.buf(), 4, "pong");
+    EXPECT_EQ(read_text(creator.buf(), 4, 4), "pong");
+    // The options form attaches too, as Python's SharedMemory(name) does.
+    mp::SharedMemory via_options({.name = name});
+    EXPECT_EQ(read_text(via_options.buf(), 0, 8), "pingpong");
+}
+
+TEST(SharedMemory, ForkedChildAttachesByNameAndWrites) {
+    const std::string name = unique_name("fork");
+    mp::SharedMemory shm({.name = name, .create = true, .size = 32});
+    const int status = run_in_child([&] {
+        mp::SharedMemory child(name);
+        if (child.size() != 32) return 2;
+        write_text(child.buf(), 0, "from child");
+        return 0;
+    });
+    ASSERT_EQ(exit_code(status), 0);
+    EXPECT_EQ(read_text(shm.buf(), 0, 10), "from child");
+}
+
+TEST(SharedMemory, ForkedChildsCopyOfTheCreatorNeverUnlinks) {
+    std::optional<mp::SharedMemory> shm(std::in_place,
+                                        mp::SharedMemory::Options{.create = true, .size = 32});
+    const std::string name = shm->name();
+    ASSERT_TRUE(shm->owns_name());
+    const int status = run_in_child([&] {
+        const bool owned_in_child = shm->owns_name();
+        shm.reset();  // the child's copy of the creator is destroyed here
+        return owned_in_child ? 2 : 0;
+    });
+    ASSERT_EQ(exit_code(status), 0);
+    EXPECT_TRUE(segment_exists(name));
+    shm.reset();
+    EXPECT_FALSE(segment_exists(name));
+}
+
+TEST(SharedMemory, CreatorDestructionRemovesTheName) {
+    std::string name;
+    {
+        mp::SharedMemory shm({.create = true, .size = 16});
+        name = shm.name();
+        ASSERT_TRUE(segment_exists(name));
+    }
+    EXPECT_FALSE(segment_exists(name));
+    EXPECT_THROW(mp::SharedMemory{name}, mp::FileNotFoundError);
+}
+
+TEST(SharedMemory, AttacherDestructionKeepsTheName) {
+    mp::SharedMemory creator({.create = true, .size = 16});
+    {
+        mp::SharedMemory attached(creator.name());
+        EXPECT_FALSE(attached.owns_name());
+    }
+    EXPECT_TRUE(segment_exists(creator.name()));
+    mp::SharedMemory again(creator.name());
+    EXPECT_EQ(again.size(), 16U);
+}
+
+TEST(SharedMemory, UntrackedSegmentOutlivesItsCreator) {
+    const std::string name = unique_name("untracked");
+    SegmentCleanup cleanup(name);
+    {
+        mp::SharedMemory shm({.name = name, .create = true, .size = 16, .track = false});
+        EXPECT_FALSE(shm.owns_name());
+        write_text(shm.buf(), 0, "kept");
+    }
+    ASSERT_TRUE(segment_exists(name));
+    mp::SharedMemory later(name);
+    EXPECT_EQ(read_text(later.buf(), 0, 4), "kept");
+    later.unlink();
+    EXPECT_FALSE(segment_exists(name));
+}
+
+TEST(SharedMemory, CloseAndUnlinkAreIdempotent) {
+    mp::SharedMemory shm({.create = true, .size = 16});
+    const std::string name = shm.name();
+    EXPECT_FALSE(shm.closed());
+    shm.close();
+    shm.close();
+    EXPECT_TRUE(shm.closed());
+    EXPECT_EQ(shm.name(), name);
+    EXPECT_TRUE(segment_exists(name)) << "close() must not unlink";
+    shm.unlink();
+    EXPECT_FALSE(segment_exists(name));
+    EXPECT_NO_THROW(shm.unlink());
+}
+
+TEST(SharedMemory, BufAfterCloseIsAnError) {
+    mp::SharedMemory shm({.create = true, .size = 16});
+    shm.close();
+    expect_error<mp::ClosedError>([&] { (void)shm.buf(); }, {shm.name(), "closed"});
+    const mp::SharedMemory& const_view = shm;
+    EXPECT_THROW((void)const_view.buf(), mp::ClosedError);
+}
+
+TEST(SharedMemory, UnlinkLeavesExistingMappingsUsable) {
+    mp::SharedMemory shm({.create = true, .size = 16});
+    mp::SharedMemory attached(shm.name());
+    shm.unlink();
+    EXPECT_FALSE(segment_exists(shm.name()));
+    write_text(shm.buf(), 0, "still");
+    EXPECT_EQ(read_text(attached.buf(), 0, 5), "still");
+    EXPECT_FALSE(shm.owns_name());
+}
+
+TEST(SharedMemory, FirstUnlinkOfARemovedNameRaisesFileNotFound) {
+    mp::SharedMemory creator({.create = true, .size = 16});
+    mp::SharedMemory attached(creator.name());
+    creator.unlink();
+    expect_error<mp::FileNotFoundError>([&] { attached.unlink(); }, {creator.name(), "unlink"});
+    EXPECT_NO_THROW(attached.unlink());
+}
+
+TEST(SharedMemory, MoveTransfersOwnership) {
+    std::string name;
+    {
+        mp::SharedMemory outer({.create = true, .size = 16});
+        name = outer.name();
+        {
+            mp::SharedMemory moved(std::move(outer));
+            EXPECT_TRUE(moved.owns_name());
+            EXPECT_FALSE(outer.owns_name());  // NOLINT(bugprone-use-after-move): checked on purpose
+            mp::SharedMemory assigned({.create = true, .size = 8});
+            const std::string replaced = assigned.name();
+            assigned = std::move(moved);
+            EXPECT_FALSE(segment_exists(replaced)) << "move-assignment releases the old segment";
+            EXPECT_EQ(assigned.name(), name);
+            EXPECT_TRUE(segment_exists(name));
+        }
+        EXPECT_FALSE(segment_exists(name));
+    }
+    EXPECT_FALSE(segment_exists(name));
+}
+
+TEST(SharedMemory, RejectsBadNames) {
+    expect_error<std::invalid_argument>(
+        [] { mp::SharedMemory shm({.name = "", .create = true, .size = 8}); }, {"empty"});
+    expect_error<std::invalid_argument>([] { mp::SharedMemory shm(""); }, {"empty"});
+    expect_error<std::invalid_argument>([] { mp::SharedMemory shm("a/b"); }, {"'a/b'", "'/'"});
+    expect_error<std::invalid_argument>(
+        [] { mp::SharedMemory shm({.name = "/leading", .create = true, .size = 8}); },
+        {"'/leading'"});
+    const std::string too_long(256, 'x');
+    expect_error<std::invalid_argument>([&] { mp::SharedMemory shm(too_long); }, {"limit", "255"});
+    expect_error<std::invalid_argument>([] { mp::SharedMemory shm({.create = false}); },
+                                        {"name is required"});
+}
+
+TEST(SharedMemory, RejectsZeroAndAbsurdSizes) {
+    const std::string name = unique_name("size");
+    expect_error<std::invalid_argument>(
+        [&] { mp::SharedMemory shm({.name = name, .create = true, .size = 0}); },
+        {name, "at least 1"});
+    expect_error<std::invalid_argument>(
+        [&] { mp::SharedMemory shm({.name = name, .create = true, .size = SIZE_MAX}); },
+        {name, "larger"});
+    // Accepted by ftruncate on tmpfs, refused by mmap: the half-made segment
+    // must be removed, not leaked.
+    EXPECT_THROW(mp::SharedMemory({.name = name, .create = true, .size = std::size_t{1} << 60U}),
+                 mp::OSError);
+    EXPECT_FALSE(segment_exists(name));
+}
+
+TEST(SharedMemory, AttachingAMissingNameRaisesFileNotFound) {
+    const std::string name = unique_name("missing");
+    try {
+        mp::SharedMemory shm(name);
+        ADD_FAILURE() << "attached to a missing segment";
+    } catch (const mp::FileNotFoundError& e) {
+        EXPECT_EQ(e.code(), std::errc::no_such_file_or_directory);
+        const std::string what = e.what();
+        EXPECT_NE(what.find("'" + name + "'"), std::string::npos) << what;
+        EXPECT_NE(what.find("No such file or directory"), std::string::npos) << what;
+    }
+}
+
+TEST(SharedMemory, CreatingAnExistingNameRaisesFileExistsAndKeepsIt) {
+    const std::string name = unique_name("exists");
+    mp::SharedMemory first({.name = name, .create = true, .size = 16});
+    write_text(first.buf(), 0, "first");
+    expect_error<mp::FileExistsError>(
+        [&] { mp::SharedMemory second({.name = name, .create = true, .size = 32}); },
+        {"'" + name + "'", "File exists"});
+    mp::SharedMemory attached(name);
+    EXPECT_EQ(attached.size(), 16U);
+    EXPECT_EQ(read_text(attached.buf(), 0, 5), "first");
+}
+
+TEST(SharedMemory, AttachingAnEmptySegmentIsCorrupt) {
+    const std::string name = unique_name("empty");
+    SegmentCleanup cleanup(name);
+    const int fd = ::shm_open(("/" + name).c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    expect_error<mp::CorruptSegmentError>([&] { mp::SharedMemory shm(name); }, {name, "empty"});
+}
+
+TEST(SharedMemory, PrintsLikePythonsRepr) {
+    mp::SharedMemory shm({.create = true, .size = 24});
+    std::ostringstream out;
+    out << shm;
+    EXPECT_EQ(out.str(), "SharedMemory('" + shm.name() + "', size=24)");
+}
+
+// ---- CPython on the same host ------------------------------------------------
+
+TEST(SharedMemoryPython, PythonCreatesAndCppAttaches) {
+    const auto python = mpshm_test::python3();
+    if (!python) GTEST_SKIP() << "python3 not found";
+    const std::string name = unique_name("py_creates");
+    SegmentCleanup cleanup(name);
+    // CPython 3.11's resource tracker would unlink the segment when this
+    // interpreter exits; unregister so it outlives the script.
+    const auto created = mpshm_test::run_command(
+        {*python, "-c",
+         "import sys\n"
+         "from multiprocessing import shared_memory, resource_tracker\n"
+         "shm = shared_memory.SharedMemory(name=sys.argv[1], create=True, size=100)\n"
+         "shm.buf[:5] = b'hello'\n"
+         "resource_tracker.unregister(shm._name, 'shared_memory')\n"
+         "print(shm.name, shm.size)\n"
+         "shm.close()\n",
+         name});
+    ASSERT_EQ(created.exit_code, 0);
+    EXPECT_EQ(created.out, name + " 100\n");
+
+    {
+        mp::SharedMemory shm(name);
+        EXPECT_EQ(shm.size(), 100U);
+        EXPECT_EQ(read_text(shm.buf(), 0, 5), "hello");
+        write_text(shm.buf(), 5, " from C++");
+    }
+    ASSERT_TRUE(segment_exists(name)) << "an attacher must never unlink";
+
+    const auto read_back =
+        mpshm_test::run_command({*python, "-c",
+                                 "import sys\n"
+                                 "from multiprocessing import shared_memory\n"
+                                 "shm = shared_memory.SharedMemory(name=sys.argv[1])\n"
+                                 "print(bytes(shm.buf[:14]).decode())\n"
+                                 "shm.close()\n"
+                                 "shm.unlink()\n",
+                                 name});
+    ASSERT_EQ(read_back.exit_code, 0);
+    EXPECT_EQ(read_back.out, "hello from C++\n");
+    EXPECT_FALSE(segment_exists(name));
+}
+
+TEST(SharedMemoryPython, CppCreatesAndPythonAttaches) {
+    const auto python = mpshm_test::python3();
+    if (!python) GTEST_SKIP() << "python3 not found";
+    mp::SharedMemory shm({.create = true, .size = 4096});  // a random psm_ name
+    write_text(shm.buf(), 0, "from C++");
+    const auto result =
+        mpshm_test::run_command({*python, "-c",
+                                 "import sys\n"
+                                 "from multiprocessing import shared_memory, resource_tracker\n"
+                                 "shm = shared_memory.SharedMemory(name=sys.argv[1])\n"
+                                 "print(shm.size, bytes(shm.buf[:8]).decode())\n"
+                                 "shm.buf[8:16] = b' and Py!'\n"
+                                 "resource_tracker.unregister(shm._name, 'shared_memory')\n"
+                                 "shm.close()\n",
+                                 shm.name()});
+    ASSERT_EQ(result.exit_code, 0);
+    EXPECT_EQ(result.out, "4096 from C++\n");
+    EXPECT_EQ(read_text(shm.buf(), 0, 16), "from C++ and Py!");
+    EXPECT_TRUE(segment_exists(shm.name()));
+}

@@ -1,0 +1,138 @@
+// Helpers shared by mpshm's tests: real child processes, commands, names.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+extern char** environ;  // NOLINT: POSIX declares it nowhere else
+
+namespace mpshm_test {
+
+// A segment name unique across concurrently running test binaries (ctest -j):
+// the pid separates processes, the counter separates tests in one process.
+inline std::string unique_name(const std::string& tag) {
+    static std::atomic<int> counter{0};
+    return "mpshm_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + tag;
+}
+
+inline bool segment_exists(const std::string& name) {
+    struct stat st {};
+    return ::stat(("/dev/shm/" + name).c_str(), &st) == 0;
+}
+
+// Runs BODY in a fork()ed child and returns the child's wait status. The
+// child leaves with _exit so that GoogleTest, atexit handlers and static
+// destructors never run twice; an escaping exception exits with 99.
+inline int run_in_child(const std::function<int()>& body) {
+    std::fflush(nullptr);
+    const ::pid_t pid = ::fork();
+    if (pid < 0) throw std::system_error(errno, std::system_category(), "fork");
+    if (pid == 0) {
+        int code = 99;
+        try {
+            code = body();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "child: uncaught exception: %s\n", e.what());
+        } catch (...) {
+            std::fprintf(stderr, "child: uncaught non-standard exception\n");
+        }
+        std::fflush(nullptr);
+        ::_exit(code);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) throw std::system_error(errno, std::system_category(), "waitpid");
+    }
+    return status;
+}
+
+// The exit code of a child that exited normally, or -signal if it was killed.
+inline int exit_code(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return -WTERMSIG(status);
+    return -1000;
+}
+
+struct CommandResult {
+    int exit_code = -1;
+    std::string out;  // standard output; standard error passes through
+};
+
+// Runs ARGV (argv[0] searched in PATH) and collects its standard output.
+inline CommandResult run_command(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        throw std::system_error(errno, std::system_category(), "pipe");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    std::fflush(nullptr);
+    ::pid_t pid = 0;
+    const int err = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    if (err != 0) {
+        ::close(fds[0]);
+        throw std::system_error(err, std::system_category(), "posix_spawnp " + argv[0]);
+    }
+    CommandResult result;
+    char buffer[4096];
+    for (;;) {
+        const ::ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+        if (n > 0) {
+            result.out.append(buffer, static_cast<std::size_t>(n));
+        } else if (n == 0 || errno != EINTR) {
+            break;
+        }
+    }
+    ::close(fds[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    result.exit_code = exit_code(status);
+    return result;
+}
+
+// The python3 that CMake found, if it is still there; tests that need it
+// skip cleanly without it.
+inline std::optional<std::string> python3() {
+#ifdef MPSHM_PYTHON
+    const std::string path = MPSHM_PYTHON;
+    if (!path.empty() && ::access(path.c_str(), X_OK) == 0) return path;
+#endif
+    return std::nullopt;
+}
+
+// Removes a test segment on scope exit, whatever the test's outcome, so that a
+// failing assertion cannot leak into /dev/shm.
+class SegmentCleanup {
+  public:
+    explicit SegmentCleanup(std::string name) : name_(std::move(name)) {}
+    SegmentCleanup(const SegmentCleanup&) = delete;
+    SegmentCleanup& operator=(const SegmentCleanup&) = delete;
+    ~SegmentCleanup() { ::unlink(("/dev/shm/" + name_).c_str()); }
+
+  private:
+    std::string name_;
+};
+
+}  // namespace mpshm_test
