@@ -12,7 +12,11 @@ source scripts/deps.sh
 
 cxx=${MPSHM_CXX:-g++}
 extra=()
-[[ "$cxx" == clang++* ]] && extra+=(clang)
+if [[ "$cxx" == clang++* ]]; then
+  extra+=(clang)
+  # Debian's clang only recommends its sanitizer runtimes.
+  if [[ -n "${MPSHM_SANITIZE:-}" ]]; then extra+=(libclang-rt-14-dev); fi
+fi
 mpshm_ensure_deps "${extra[@]}"
 
 build=${MPSHM_BUILD_DIR:-build/tests}

@@ -1,6 +1,7 @@
 # A ctest fixture: records /dev/shm before the suite runs and, afterwards,
 # fails naming every entry the suite left behind.
 #   cmake -DMODE=before|after -DSTATE=<file> -P shm_audit.cmake
+cmake_policy(SET CMP0057 NEW)  # if(... IN_LIST ...)
 if(NOT IS_DIRECTORY /dev/shm)
   message(STATUS "no /dev/shm on this system: nothing to audit")
   return()

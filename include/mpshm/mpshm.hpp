@@ -4,4 +4,7 @@
 
 #include <mpshm/errors.hpp>
 #include <mpshm/shared_memory.hpp>
+#include <mpshm/sharedctypes.hpp>
+#include <mpshm/synchronize.hpp>
+#include <mpshm/type_tag.hpp>
 #include <mpshm/version.hpp>

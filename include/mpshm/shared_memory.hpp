@@ -18,6 +18,13 @@
 
 namespace mpshm {
 
+// How a typed shared object (Value, Array, Lock, ...) makes its segment.
+struct SegmentOptions {
+    std::optional<std::string> name = std::nullopt;  // nullopt: a random psm_ name
+    bool track = true;     // the creator unlinks the segment on destruction
+    unsigned mode = 0600;  // permissions (POSIX)
+};
+
 // A named block of memory that any process on the host can map.
 //
 // Ownership is stricter than Python's: the object that created a segment

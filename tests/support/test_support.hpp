@@ -38,7 +38,56 @@ inline bool segment_exists(const std::string& name) {
 // Runs BODY in a fork()ed child and returns the child's wait status. The
 // child leaves with _exit so that GoogleTest, atexit handlers and static
 // destructors never run twice; an escaping exception exits with 99.
+inline ::pid_t start_child(const std::function<int()>& body);
+inline int wait_child(::pid_t pid);
 inline int run_in_child(const std::function<int()>& body) {
+    return wait_child(start_child(body));
+}
+
+// Runs BODY in COUNT children at once and returns how many exited with 0.
+inline int run_in_children(int count, const std::function<int(int)>& body) {
+    std::vector<::pid_t> pids;
+    for (int i = 0; i < count; ++i) pids.push_back(start_child([&body, i] { return body(i); }));
+    int ok = 0;
+    for (const ::pid_t pid : pids) ok += wait_child(pid) == 0 ? 1 : 0;
+    return ok;
+}
+
+// A one-way pipe for handing a go-ahead between processes: the reader blocks
+// in the kernel until the writer has reached its point. No sleeps.
+class Pipe {
+  public:
+    Pipe() {
+        if (::pipe(fds_) != 0) throw std::system_error(errno, std::system_category(), "pipe");
+    }
+    Pipe(const Pipe&) = delete;
+    Pipe& operator=(const Pipe&) = delete;
+    ~Pipe() {
+        ::close(fds_[0]);
+        ::close(fds_[1]);
+    }
+    void signal() {
+        const char c = 'x';
+        while (::write(fds_[1], &c, 1) < 0 && errno == EINTR) {
+        }
+    }
+    // Returns false if every writer has gone without signalling.
+    bool wait() {
+        char c = 0;
+        for (;;) {
+            const ::ssize_t n = ::read(fds_[0], &c, 1);
+            if (n == 1) return true;
+            if (n == 0 || errno != EINTR) return false;
+        }
+    }
+
+  private:
+    int fds_[2]{-1, -1};
+};
+
+// A child started with start_child runs BODY and _exits with its result;
+// unlike run_in_child the parent goes on and collects it with wait_child.
+inline ::pid_t start_child(const std::function<int()>& body) {
     std::fflush(nullptr);
     const ::pid_t pid = ::fork();
     if (pid < 0) throw std::system_error(errno, std::system_category(), "fork");
@@ -49,11 +98,14 @@ inline int run_in_child(const std::function<int()>& body) {
         } catch (const std::exception& e) {
             std::fprintf(stderr, "child: uncaught exception: %s\n", e.what());
         } catch (...) {
-            std::fprintf(stderr, "child: uncaught non-standard exception\n");
         }
         std::fflush(nullptr);
         ::_exit(code);
     }
+    return pid;
+}
+
+inline int wait_child(::pid_t pid) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) throw std::system_error(errno, std::system_category(), "waitpid");

@@ -1,0 +1,122 @@
+// mpshm: the handle behind Lock and RLock: a robust mutex in some segment.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <mpshm/detail/segment_header.hpp>
+#include <mpshm/detail/shared_segment.hpp>
+#include <mpshm/errors.hpp>
+#include <mpshm/shared_memory.hpp>
+
+namespace mpshm {
+
+// Lock policy for objects without a lock: RawValue and RawArray.
+struct NoLock {};
+
+namespace detail {
+
+template <typename Lock>
+struct LockAccess;
+
+// Copies share the lock; each copy remembers what its last acquire found.
+template <bool Recursive>
+class BasicLock {
+  public:
+    static constexpr bool recursive = Recursive;
+
+    // A new lock in a segment of its own, like Python's Lock()/RLock().
+    explicit BasicLock(const SegmentOptions& options = {})
+        : BasicLock(SharedSegment::create(layout(), 0, {}, options, [](std::byte*) {})) {}
+
+    // Python: acquire(block=True). Returns false only when not blocking and
+    // the lock is taken by another thread.
+    bool acquire(bool block = true) { return settle(block ? mutex_->lock() : mutex_->try_lock()); }
+
+    // Python: acquire(timeout=t). Returns false when TIMEOUT ran out; a
+    // negative timeout tries once.
+    template <typename Rep, typename Period>
+    bool acquire(std::chrono::duration<Rep, Period> timeout) {
+        return settle(
+            mutex_->lock_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout)));
+    }
+
+    // Releasing a lock this thread does not hold is an error, as in Python.
+    void release() {
+        if (!mutex_->unlock()) {
+            throw std::invalid_argument(segment_message(segment_->name(), "cannot release",
+                                                        "the lock is not held by this thread"));
+        }
+    }
+
+    // BasicLockable / Lockable, for std::lock_guard, std::unique_lock, std::scoped_lock.
+    void lock() { acquire(true); }
+    bool try_lock() { return acquire(false); }
+    void unlock() { release(); }
+
+    // True when the last acquire through this handle found that the previous
+    // owner had died holding the lock. The lock was recovered and is held; the
+    // data it guards may be half-updated, which only the caller can judge.
+    [[nodiscard]] bool previous_owner_died() const noexcept { return owner_died_; }
+
+    // How many times any process recovered this lock from a dead owner.
+    [[nodiscard]] std::uint32_t recoveries() const noexcept {
+        return segment_->header().recovery_count().load(std::memory_order_relaxed);
+    }
+
+    // The segment holding the lock: pass it to attach() in another process.
+    [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
+
+  protected:
+    explicit BasicLock(std::shared_ptr<SharedSegment> segment)
+        : segment_(std::move(segment)), mutex_(&segment_->header().lock) {}
+
+    static Layout layout() {
+        return {Kind::lock,
+                Recursive ? LockKind::rlock : LockKind::lock,
+                0,
+                1,
+                0,
+                0,
+                Recursive ? "RLock" : "Lock"};
+    }
+
+    // The lock inside any mpshm segment: its own, or a Value's or an Array's
+    // (Python's lock=v.get_lock()). Only the recursion must match.
+    static std::shared_ptr<SharedSegment> attach_segment(std::string_view name) {
+        return SharedSegment::attach_lock(name, layout());
+    }
+
+  private:
+    template <typename>
+    friend struct LockAccess;
+
+    bool settle(RobustMutex::Acquired result) {
+        owner_died_ = result == RobustMutex::Acquired::previous_owner_died;
+        if (owner_died_)
+            segment_->header().recovery_count().fetch_add(1, std::memory_order_relaxed);
+        return result != RobustMutex::Acquired::no;
+    }
+
+    std::shared_ptr<SharedSegment> segment_;
+    RobustMutex* mutex_;
+    bool owner_died_ = false;
+};
+
+// Lets Value and Array build lock handles around their own segments.
+template <typename Lock>
+struct LockAccess {
+    static Lock embedded_in(std::shared_ptr<SharedSegment> segment) {
+        return Lock(std::move(segment));
+    }
+    static Lock attach(std::string_view name) { return Lock(Lock::attach_segment(name)); }
+    static const std::shared_ptr<SharedSegment>& segment(const Lock& lock) { return lock.segment_; }
+};
+
+}  // namespace detail
+}  // namespace mpshm

@@ -1,0 +1,150 @@
+// mpshm: what Value and Array share: a typed segment, its lock (or none),
+// running code under that lock, and the guard for longer critical sections.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <mpshm/detail/basic_lock.hpp>
+#include <mpshm/detail/shared_segment.hpp>
+#include <mpshm/synchronize.hpp>
+#include <mpshm/type_tag.hpp>
+
+namespace mpshm::detail {
+
+template <typename LockPolicy>
+inline constexpr bool is_lock_policy =
+    std::is_same_v<LockPolicy, RLock> || std::is_same_v<LockPolicy, Lock> ||
+    std::is_same_v<LockPolicy, NoLock>;
+
+template <typename LockPolicy>
+inline constexpr bool has_lock = !std::is_same_v<LockPolicy, NoLock>;
+
+template <typename LockPolicy>
+constexpr LockKind own_lock_kind() {
+    if constexpr (std::is_same_v<LockPolicy, RLock>)
+        return LockKind::rlock;
+    else if constexpr (std::is_same_v<LockPolicy, Lock>)
+        return LockKind::lock;
+    else
+        return LockKind::none;
+}
+
+template <typename LockPolicy>
+constexpr LockKind shared_lock_kind() {
+    return std::is_same_v<LockPolicy, RLock> ? LockKind::external_rlock : LockKind::external_lock;
+}
+
+// Holds LOCK for its lifetime (nothing, for NoLock).
+template <typename LockPolicy>
+class LockHold {
+  public:
+    explicit LockHold(LockPolicy* lock) : lock_(lock) {
+        if (lock_ != nullptr) lock_->acquire();
+    }
+    LockHold(LockHold&& other) noexcept : lock_(std::exchange(other.lock_, nullptr)) {}
+    LockHold(const LockHold&) = delete;
+    LockHold& operator=(const LockHold&) = delete;
+    LockHold& operator=(LockHold&&) = delete;
+    ~LockHold() {
+        if (lock_ == nullptr) return;
+        try {
+            lock_->release();
+        } catch (...) {  // released early by hand: nothing left to undo
+        }
+    }
+
+  private:
+    LockPolicy* lock_;
+};
+
+template <typename T, typename LockPolicy>
+class Synchronized {
+    static_assert(
+        Shareable<T>,
+        "mpshm: a shared Value or Array element must be trivially copyable and must not be "
+        "or hold a pointer: another process cannot follow an address into this one");
+    static_assert(is_lock_policy<LockPolicy>,
+                  "mpshm: the lock policy must be mpshm::RLock (Python's default), mpshm::Lock, or "
+                  "mpshm::NoLock (Python's RawValue/RawArray)");
+
+  public:
+    [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
+
+    // The lock guarding the data, as Python's get_lock(). For a lock shared
+    // through Python's lock= argument, the same lock as the other objects'.
+    LockPolicy& get_lock() const requires has_lock<LockPolicy> { return lock_; }
+
+  protected:
+    using lock_storage = std::conditional_t<has_lock<LockPolicy>, LockPolicy, NoLock>;
+
+    template <typename Init>
+    static std::shared_ptr<SharedSegment> create(const Layout& layout, std::uint64_t count,
+                                                 const LockPolicy* shared_lock,
+                                                 const SegmentOptions& options, Init&& init) {
+        std::string_view lock_segment;
+        Layout l = layout;
+        if constexpr (has_lock<LockPolicy>) {
+            if (shared_lock != nullptr) {
+                lock_segment = shared_lock->name();
+                l.lock_kind = shared_lock_kind<LockPolicy>();
+            }
+        }
+        return SharedSegment::create(l, count, lock_segment, options, std::forward<Init>(init));
+    }
+
+    Synchronized(std::shared_ptr<SharedSegment> segment, const LockPolicy* shared_lock)
+        : segment_(std::move(segment)), lock_(make_lock(segment_, shared_lock)) {}
+
+    // Runs F under the lock (or directly, without one) and returns its result.
+    template <typename F>
+    decltype(auto) locked(F&& f) const {
+        if constexpr (has_lock<LockPolicy>) {
+            std::lock_guard<LockPolicy> hold(lock_);
+            return std::forward<F>(f)();
+        } else {
+            return std::forward<F>(f)();
+        }
+    }
+
+    [[nodiscard]] LockHold<LockPolicy> hold() const {
+        if constexpr (has_lock<LockPolicy>) {
+            return LockHold<LockPolicy>(&lock_);
+        } else {
+            return LockHold<LockPolicy>(nullptr);
+        }
+    }
+
+    [[nodiscard]] T* data() const noexcept { return reinterpret_cast<T*>(segment_->data()); }
+    [[nodiscard]] const std::shared_ptr<SharedSegment>& segment() const noexcept {
+        return segment_;
+    }
+
+  private:
+    static lock_storage make_lock(const std::shared_ptr<SharedSegment>& segment,
+                                  const LockPolicy* shared_lock) {
+        if constexpr (!has_lock<LockPolicy>) {
+            return NoLock{};
+        } else if (shared_lock != nullptr) {
+            return *shared_lock;
+        } else if (is_external(segment->header().lock_kind)) {
+            // Attached to an object made with a shared lock: find that lock.
+            return LockPolicy::attach(segment->header().lock_segment_name());
+        } else {
+            return LockAccess<LockPolicy>::embedded_in(segment);
+        }
+    }
+
+    std::shared_ptr<SharedSegment> segment_;
+    // Acquiring records what it found (previous_owner_died) in the handle,
+    // so even reads through a const object change it.
+    mutable lock_storage lock_;
+};
+
+}  // namespace mpshm::detail

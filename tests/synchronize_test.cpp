@@ -1,0 +1,191 @@
+// Tests for mpshm/synchronize.hpp: Lock and RLock across real processes,
+// including owners killed while holding them.
+// SPDX-License-Identifier: MIT
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <mpshm/mpshm.hpp>
+
+#include "support/test_support.hpp"
+
+namespace mp = mpshm;
+using namespace std::chrono_literals;
+using mpshm_test::exit_code;
+using mpshm_test::Pipe;
+using mpshm_test::run_in_child;
+using mpshm_test::segment_exists;
+
+namespace {
+
+// Starts a child that takes LOCK (DEPTH times), says so, and then waits
+// forever holding it; returns its pid once it holds the lock.
+template <typename LockType>
+::pid_t child_holding(LockType& lock, int depth = 1) {
+    Pipe held;
+    const ::pid_t pid = mpshm_test::start_child([&] {
+        for (int i = 0; i < depth; ++i) lock.acquire();
+        held.signal();
+        Pipe never;
+        never.wait();  // blocks until killed
+        return 0;
+    });
+    EXPECT_TRUE(held.wait());
+    return pid;
+}
+
+void kill_and_reap(::pid_t pid) {
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    EXPECT_EQ(exit_code(mpshm_test::wait_child(pid)), -SIGKILL);
+}
+
+}  // namespace
+
+TEST(Lock, AcquireReleaseAndStandardGuards) {
+    mp::Lock lock;
+    EXPECT_TRUE(lock.acquire());
+    EXPECT_FALSE(lock.previous_owner_died());
+    lock.release();
+    { std::lock_guard guard(lock); }
+    {
+        std::unique_lock guard(lock, std::try_to_lock);
+        EXPECT_TRUE(guard.owns_lock());
+    }
+    mp::RLock other;
+    { std::scoped_lock both(lock, other); }
+    EXPECT_TRUE(lock.acquire(false));
+    lock.release();
+}
+
+TEST(Lock, AnotherProcessCannotTakeAHeldLock) {
+    mp::Lock lock;
+    lock.acquire();
+    const int status = run_in_child([name = lock.name()] {
+        auto attached = mp::Lock::attach(name);
+        return attached.acquire(false) ? 1 : 0;
+    });
+    EXPECT_EQ(exit_code(status), 0);
+    lock.release();
+    const int after = run_in_child([name = lock.name()] {
+        auto attached = mp::Lock::attach(name);
+        if (!attached.acquire(false)) return 1;
+        attached.release();
+        return 0;
+    });
+    EXPECT_EQ(exit_code(after), 0);
+}
+
+TEST(Lock, TimedAcquireWaitsAboutTheTimeout) {
+    mp::Lock lock;
+    const ::pid_t holder = child_holding(lock);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_FALSE(lock.acquire(200ms));
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, 190ms);
+    EXPECT_LT(waited, 5s);
+    EXPECT_FALSE(lock.acquire(-1s)) << "a negative timeout tries once";
+    kill_and_reap(holder);
+}
+
+TEST(Lock, ReleasingALockNotHeldIsAnError) {
+    mp::Lock lock;
+    try {
+        lock.release();
+        FAIL() << "released a lock that was not held";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find(lock.name()), std::string::npos) << e.what();
+    }
+    mp::RLock rlock;
+    EXPECT_THROW(rlock.release(), std::invalid_argument);
+}
+
+TEST(Lock, ReacquiringFromTheOwnerThrowsInsteadOfDeadlocking) {
+    mp::Lock lock;
+    lock.acquire();
+    EXPECT_THROW(lock.acquire(), mp::Error);
+    lock.release();
+}
+
+TEST(RLock, OwnerMayReacquireAndMustReleaseAsOften) {
+    mp::RLock lock;
+    lock.acquire();
+    lock.acquire();
+    lock.release();
+    const int still_held = run_in_child(
+        [name = lock.name()] { return mp::RLock::attach(name).acquire(false) ? 1 : 0; });
+    EXPECT_EQ(exit_code(still_held), 0);
+    lock.release();
+    EXPECT_THROW(lock.release(), std::invalid_argument);
+}
+
+TEST(Lock, KilledOwnerIsRecoveredAndReported) {
+    mp::Lock lock;
+    const ::pid_t holder = child_holding(lock);
+    kill_and_reap(holder);
+    ASSERT_TRUE(lock.acquire(1s));
+    EXPECT_TRUE(lock.previous_owner_died());
+    EXPECT_EQ(lock.recoveries(), 1U);
+    lock.release();
+    // The lock is healthy afterwards: no further recovery is reported.
+    ASSERT_TRUE(lock.acquire(1s));
+    EXPECT_FALSE(lock.previous_owner_died());
+    lock.release();
+}
+
+TEST(RLock, KilledOwnerHoldingTwiceIsRecovered) {
+    mp::RLock lock;
+    const ::pid_t holder = child_holding(lock, 2);
+    kill_and_reap(holder);
+    ASSERT_TRUE(lock.acquire(1s));
+    EXPECT_TRUE(lock.previous_owner_died());
+    lock.release();
+    const int free_again = run_in_child([name = lock.name()] {
+        auto attached = mp::RLock::attach(name);
+        if (!attached.acquire(false)) return 1;
+        attached.release();
+        return 0;
+    });
+    EXPECT_EQ(exit_code(free_again), 0);
+}
+
+TEST(Lock, WaiterBlockedOnAKilledOwnerWakesUp) {
+    mp::Lock lock;
+    const ::pid_t holder = child_holding(lock);
+    mp::Lock waiter_handle = lock;  // copies share the lock
+    bool got = false;
+    bool died = false;
+    std::thread waiter([&] {
+        got = waiter_handle.acquire(10s);
+        died = waiter_handle.previous_owner_died();
+        if (got) waiter_handle.release();
+    });
+    kill_and_reap(holder);
+    waiter.join();
+    EXPECT_TRUE(got);
+    EXPECT_TRUE(died);
+    EXPECT_EQ(lock.recoveries(), 1U);
+}
+
+TEST(Lock, AttachChecksTheKindOfLock) {
+    mp::Lock lock;
+    mp::RLock rlock;
+    EXPECT_THROW(mp::RLock::attach(lock.name()), mp::TypeMismatchError);
+    EXPECT_THROW(mp::Lock::attach(rlock.name()), mp::TypeMismatchError);
+    EXPECT_THROW(mp::Lock::attach(mpshm_test::unique_name("nolock")), mp::FileNotFoundError);
+    mp::SharedMemory raw({.create = true, .size = 4096});
+    EXPECT_THROW(mp::Lock::attach(raw.name()), mp::CorruptSegmentError);
+}
+
+TEST(Lock, CreatorRemovesItsSegment) {
+    std::string name;
+    {
+        mp::Lock lock;
+        name = lock.name();
+        EXPECT_TRUE(segment_exists(name));
+    }
+    EXPECT_FALSE(segment_exists(name));
+}
