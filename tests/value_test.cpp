@@ -217,6 +217,7 @@ TEST(Value, KilledLockHolderIsRecoveredAndTheValueStaysUsable) {
     Pipe held;
     const ::pid_t pid = mpshm_test::start_child([&] {
         auto g = v.lock();
+        auto again = v.lock();  // the default RLock, held twice
         held.signal();
         Pipe never;
         never.wait();

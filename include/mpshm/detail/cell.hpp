@@ -55,15 +55,6 @@ T cell_update(T* p, Op op) {
     }
 }
 
-template <typename T>
-T cell_add(T* p, T x) {
-    if constexpr (atomic_cell<T> && std::is_integral_v<T>) {
-        return static_cast<T>(std::atomic_ref<T>(*p).fetch_add(x, std::memory_order_relaxed) + x);
-    } else {
-        return cell_update(p, [x](T v) { return static_cast<T>(v + x); });
-    }
-}
-
 // ---- arithmetic as ctypes does it: integers wrap, errors raise ----------------
 
 template <typename T>
@@ -145,6 +136,17 @@ T wrap_shl(T a, T n) {
 template <typename T>
 T wrap_shr(T a, T n) {
     return static_cast<T>(a >> n);  // arithmetic for signed, as Python's
+}
+
+// Adds X to *p in one atomic step and returns the new value: fetch_add where
+// the hardware has it.
+template <typename T>
+T cell_add(T* p, T x) {
+    if constexpr (atomic_cell<T> && std::is_integral_v<T>) {
+        return wrap_add(std::atomic_ref<T>(*p).fetch_add(x, std::memory_order_relaxed), x);
+    } else {
+        return cell_update(p, [x](T v) { return wrap_add(v, x); });
+    }
 }
 
 }  // namespace mpshm::detail

@@ -82,7 +82,9 @@ class SharedSegment {
         header->data_offset = offset;
         header->data_bytes = bytes;
         header->creator_pid = static_cast<std::int64_t>(os::current_pid());
-        std::memcpy(header->lock_segment, lock_segment.data(), lock_segment.size());
+        if (!lock_segment.empty()) {
+            std::memcpy(header->lock_segment, lock_segment.data(), lock_segment.size());
+        }
         header->checksum = header->compute_checksum();
         if (layout.lock_kind == LockKind::lock || layout.lock_kind == LockKind::rlock) {
             header->lock.init(is_recursive(layout.lock_kind));
