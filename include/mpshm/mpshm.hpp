@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mpshm/errors.hpp>
+#include <mpshm/process.hpp>
 #include <mpshm/shared_memory.hpp>
 #include <mpshm/sharedctypes.hpp>
 #include <mpshm/synchronize.hpp>

@@ -122,45 +122,61 @@ inline int exit_code(int status) {
 
 struct CommandResult {
     int exit_code = -1;
-    std::string out;  // standard output; standard error passes through
+    std::string out;  // standard output
+    std::string err;  // standard error, when asked for
 };
 
-// Runs ARGV (argv[0] searched in PATH) and collects its standard output.
-inline CommandResult run_command(const std::vector<std::string>& argv) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0)
+inline std::string read_all(int fd) {
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+        const ::ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n > 0) {
+            text.append(buffer, static_cast<std::size_t>(n));
+        } else if (n == 0 || errno != EINTR) {
+            return text;
+        }
+    }
+}
+
+// Runs ARGV (argv[0] searched in PATH) with EXTRA_ENV ("NAME=value") added,
+// and collects its standard output (and standard error if CAPTURE_ERR).
+inline CommandResult run_command(const std::vector<std::string>& argv,
+                                 const std::vector<std::string>& extra_env = {},
+                                 bool capture_err = false) {
+    int out_fds[2];
+    int err_fds[2];
+    if (::pipe2(out_fds, O_CLOEXEC) != 0 || ::pipe2(err_fds, O_CLOEXEC) != 0) {
         throw std::system_error(errno, std::system_category(), "pipe");
+    }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out_fds[1], STDOUT_FILENO);
+    if (capture_err) posix_spawn_file_actions_adddup2(&actions, err_fds[1], STDERR_FILENO);
     std::vector<char*> args;
-    args.reserve(argv.size() + 1);
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
+    std::vector<char*> env;
+    for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+    for (const auto& e : extra_env) env.push_back(const_cast<char*>(e.c_str()));
+    env.push_back(nullptr);
     std::fflush(nullptr);
     ::pid_t pid = 0;
-    const int err = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    const int err = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), env.data());
     posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
+    ::close(out_fds[1]);
+    ::close(err_fds[1]);
     if (err != 0) {
-        ::close(fds[0]);
+        ::close(out_fds[0]);
+        ::close(err_fds[0]);
         throw std::system_error(err, std::system_category(), "posix_spawnp " + argv[0]);
     }
     CommandResult result;
-    char buffer[4096];
-    for (;;) {
-        const ::ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-        if (n > 0) {
-            result.out.append(buffer, static_cast<std::size_t>(n));
-        } else if (n == 0 || errno != EINTR) {
-            break;
-        }
-    }
-    ::close(fds[0]);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    result.exit_code = exit_code(status);
+    result.out = read_all(out_fds[0]);  // small outputs: no deadlock between the two pipes
+    result.err = read_all(err_fds[0]);
+    ::close(out_fds[0]);
+    ::close(err_fds[0]);
+    result.exit_code = exit_code(wait_child(pid));
     return result;
 }
 

@@ -1,0 +1,729 @@
+// mpshm: processes, the mirror of Python's multiprocessing.Process and its
+// start methods (fork and spawn).
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <dlfcn.h>
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#endif
+
+#include <mpshm/detail/posix/process.hpp>
+#include <mpshm/detail/process_state.hpp>
+#include <mpshm/detail/spawn_args.hpp>
+#include <mpshm/errors.hpp>
+
+namespace mpshm {
+
+inline std::string_view to_string(StartMethod m) {
+    return m == StartMethod::fork ? "fork" : "spawn";
+}
+
+// Python's set_start_method(): once per program unless FORCE, and not after
+// get_start_method() fixed the default (Python raises RuntimeError).
+inline void set_start_method(StartMethod method, bool force = false) {
+    auto& state = detail::process_state();
+    const std::lock_guard lock(state.mutex);
+    if (state.start_method && !force) {
+        throw std::logic_error("mpshm: the start method has already been set (pass force = true)");
+    }
+    state.start_method = method;
+}
+
+// Python's get_start_method(): fork on POSIX unless set otherwise.
+inline StartMethod get_start_method() {
+    auto& state = detail::process_state();
+    const std::lock_guard lock(state.mutex);
+    if (!state.start_method) state.start_method = StartMethod::fork;
+    return *state.start_method;
+}
+
+inline int cpu_count() noexcept {
+    return detail::posix::cpu_count();
+}
+
+// Python's Process(name=..., daemon=...) keywords, plus the start method of
+// this one process (Python's get_context(method).Process).
+struct ProcessOptions {
+    std::optional<std::string> name = std::nullopt;  // default Process-N, as Python
+    bool daemon = false;
+    std::optional<StartMethod> start_method = std::nullopt;  // default get_start_method()
+};
+
+namespace detail {
+
+inline std::string describe_exception(std::exception_ptr error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        std::string type = typeid(e).name();
+#if __has_include(<cxxabi.h>)
+        int status = 0;
+        char* pretty = abi::__cxa_demangle(type.c_str(), nullptr, nullptr, &status);
+        if (status == 0 && pretty != nullptr) type = pretty;
+        std::free(pretty);  // NOLINT: allocated by the demangler
+#endif
+        return type + ": " + e.what();
+    } catch (...) {
+        return "an exception of unknown type";
+    }
+}
+
+// Runs a target and reports an escaping exception as Python does: the
+// traceback's header, the error, exit code 1.
+template <typename Run>
+int run_target(const std::string& name, Run&& run) {
+    try {
+        std::forward<Run>(run)();
+        return 0;
+    } catch (...) {
+        std::cout.flush();
+        std::fprintf(stderr, "Process %s:\n%s\n", name.c_str(),
+                     describe_exception(std::current_exception()).c_str());
+        std::fflush(stderr);
+        return 1;
+    }
+}
+
+inline std::string process_name(const std::vector<unsigned>& identity) {
+    std::string name = "Process-";
+    for (std::size_t i = 0; i < identity.size(); ++i) {
+        if (i != 0) name += ':';
+        name += std::to_string(identity[i]);
+    }
+    return name;
+}
+
+// The type-erased target and arguments of one Process.
+class TargetBase {
+  public:
+    TargetBase() = default;
+    TargetBase(const TargetBase&) = delete;
+    TargetBase& operator=(const TargetBase&) = delete;
+    virtual ~TargetBase() = default;
+    virtual void run_here() = 0;                         // in a fork()ed child
+    [[nodiscard]] virtual SpawnEntry entry() const = 0;  // in a spawned child
+    [[nodiscard]] virtual std::intptr_t target_offset() const = 0;
+    virtual void encode(Encoder& out) const = 0;
+    // Code that must be in the executable for spawn to find it again.
+    [[nodiscard]] virtual std::vector<std::intptr_t> code() const = 0;
+};
+
+template <typename F>
+inline constexpr bool spawnable_target =
+    std::is_pointer_v<F>&& std::is_function_v<std::remove_pointer_t<F>>;
+
+template <typename F>
+inline constexpr bool stateless_target =
+    std::is_class_v<F>&& std::is_empty_v<F>&& std::default_initializable<F>;
+
+template <typename F, typename... A>
+class Target final : public TargetBase {
+    static_assert((arg_traits<A>::travels && ...),
+                  "mpshm::Process: an argument cannot travel to a child process. Pass shared "
+                  "objects (Value, Array, SharedMemory, Lock, ...), plain trivially copyable "
+                  "values, or strings; or specialise mpshm::detail::arg_traits for your type.");
+    static_assert(spawnable_target<F> || stateless_target<F>,
+                  "mpshm::Process: the target must be a function or a lambda without captures, so "
+                  "that a spawned child (a fresh run of this program) can find it again; pass what "
+                  "a lambda would capture as arguments instead.");
+
+  public:
+    template <typename Fn, typename... Args>
+    explicit Target(Fn&& fn, Args&&... args)
+        : fn_(std::forward<Fn>(fn)), stored_(arg_traits<A>::store(std::forward<Args>(args))...) {}
+
+    void run_here() override {
+        std::apply(
+            [this](const auto&... stored) {
+                std::tuple<decltype(arg_traits<A>::live(stored))...> live{
+                    arg_traits<A>::live(stored)...};
+                std::apply(fn_, live);
+            },
+            stored_);
+    }
+
+    [[nodiscard]] SpawnEntry entry() const override {
+        (void)registered;  // instantiates the registration below
+        return &run_spawned;
+    }
+
+    [[nodiscard]] std::intptr_t target_offset() const override {
+        if constexpr (spawnable_target<F>) {
+            return code_offset(fn_);
+        } else {
+            return 0;
+        }
+    }
+
+    void encode(Encoder& out) const override {
+        std::apply([&out](const auto&... stored) { (arg_traits<A>::encode(stored, out), ...); },
+                   stored_);
+    }
+
+    [[nodiscard]] std::vector<std::intptr_t> code() const override {
+        std::vector<std::intptr_t> addresses{reinterpret_cast<std::intptr_t>(&run_spawned)};
+        if constexpr (spawnable_target<F>)
+            addresses.push_back(reinterpret_cast<std::intptr_t>(fn_));
+        return addresses;
+    }
+
+    // The spawned child's side: attach to or decode every argument, in
+    // order, then call the target.
+    static void run_spawned(std::intptr_t target_offset, Decoder& in) {
+        std::tuple<decltype(arg_traits<A>::decode(in))...> live{arg_traits<A>::decode(in)...};
+        if constexpr (spawnable_target<F>) {
+            std::apply(code_at<std::remove_pointer_t<F>>(target_offset), live);
+        } else {
+            (void)target_offset;
+            F fn{};
+            std::apply(fn, live);
+        }
+    }
+
+  private:
+    static inline const bool registered = register_spawn_entry(&run_spawned);
+
+    F fn_;
+    std::tuple<typename arg_traits<A>::stored...> stored_;
+};
+
+inline constexpr std::string_view spawn_variable = "MPSHM_SPAWN";
+inline constexpr std::uint32_t spawn_magic = 0x5053504dU;  // "MPSP"
+
+inline std::string to_hex(const std::string& bytes) {
+    static constexpr std::string_view digits = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (const char c : bytes) {
+        const auto u = static_cast<unsigned char>(c);
+        out += digits[u >> 4U];
+        out += digits[u & 0xfU];
+    }
+    return out;
+}
+
+inline std::optional<std::string> from_hex(std::string_view hex) {
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    if (hex.size() % 2 != 0) return std::nullopt;
+    std::string out;
+    out.reserve(hex.size() / 2);
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+        const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out += static_cast<char>(hi * 16 + lo);
+    }
+    return out;
+}
+
+// Set during static initialisation of a spawned child: lets start() tell a
+// child whose main() forgot freeze_support() from a parent.
+inline const bool spawned_by_mpshm = std::getenv(spawn_variable.data()) != nullptr;
+
+inline void exit_cleanup();
+
+}  // namespace detail
+
+// Python's multiprocessing.Process. The target runs in a child process with
+// its arguments: under fork, in a copy of this process; under spawn, in a
+// fresh run of this executable, where every shared argument is attached by
+// name and plain values arrive as bytes. A spawned child must reach
+// mpshm::freeze_support() at the top of main().
+class Process {
+  public:
+    // Python: Process(target=worker, args=(v, a)).
+    template <typename F, typename... Args>
+    requires(!std::same_as<std::remove_cvref_t<F>, ProcessOptions>) explicit Process(F&& target,
+                                                                                     Args&&... args)
+        : Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...) {}
+
+    // Python: Process(target=worker, args=(...), name=..., daemon=...).
+    template <typename F, typename... Args>
+    Process(const ProcessOptions& options, F&& target, Args&&... args)
+        : target_(std::make_unique<detail::Target<std::decay_t<F>, std::decay_t<Args>...>>(
+              std::forward<F>(target), std::forward<Args>(args)...)),
+          daemon_(options.daemon),
+          method_(options.start_method) {
+        auto& state = detail::process_state();
+        {
+            const std::lock_guard lock(state.mutex);
+            identity_ = state.identity;
+            identity_.push_back(++state.counter);
+        }
+        name_ = options.name.value_or(detail::process_name(identity_));
+    }
+
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    Process(Process&& other) noexcept { take(other); }
+    Process& operator=(Process&& other) noexcept {
+        if (this != &other) {
+            finish();
+            take(other);
+        }
+        return *this;
+    }
+
+    // A child still running when its Process is destroyed is joined (a
+    // daemonic one terminated first), like std::jthread: no zombie is left.
+    ~Process() { finish(); }
+
+    void start() {
+        check_open();
+        if (started_) throw std::logic_error("mpshm: " + name_ + ": cannot start a process twice");
+        auto& state = detail::process_state();
+        if (state.daemon) {
+            throw std::logic_error("mpshm: daemonic processes are not allowed to have children");
+        }
+        if (detail::spawned_by_mpshm && !state.spawned) {
+            throw Error(
+                "mpshm: this process was spawned by mpshm, but its main() did not call "
+                "mpshm::freeze_support() first; add that line at the top of main()");
+        }
+        method_ = method_.value_or(get_start_method());
+        starter_pid_ = static_cast<std::int64_t>(::getpid());
+        if (*method_ == StartMethod::fork) {
+            start_fork();
+        } else {
+            start_spawn();
+        }
+        started_ = true;
+        const std::lock_guard lock(state.mutex);
+        state.children.push_back(this);
+        if (!state.exit_handler_installed) {
+            state.exit_handler_installed = true;
+            std::atexit([] { detail::exit_cleanup(); });
+        }
+    }
+
+    // Waits for the child to end.
+    void join() {
+        check_joinable();
+        if (!exitcode_) reaped(detail::posix::wait_pid(pid_, true));
+    }
+
+    // Waits at most TIMEOUT; returns whether the child has ended (Python's
+    // join(timeout) returns None: check exitcode() or is_alive() there).
+    template <typename Rep, typename Period>
+    bool join(std::chrono::duration<Rep, Period> timeout) {
+        check_joinable();
+        if (exitcode_) return true;
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout);
+        if (pidfd_ < 0) pidfd_ = detail::posix::open_pidfd(pid_);
+        if (pidfd_ >= 0) {
+            if (!detail::posix::poll_pidfd(pidfd_, ns)) return false;
+            reaped(detail::posix::wait_pid(pid_, true));
+            return true;
+        }
+        // Kernels before Linux 5.3 have no pidfd: poll with a growing pause.
+        const auto deadline = std::chrono::steady_clock::now() + ns;
+        auto pause = std::chrono::microseconds(100);
+        while (!poll()) {
+            if (std::chrono::steady_clock::now() >= deadline) return false;
+            std::this_thread::sleep_for(pause);
+            pause = std::min(pause * 2, std::chrono::microseconds(50'000));
+        }
+        return true;
+    }
+
+    [[nodiscard]] bool is_alive() {
+        check_open();
+        if (!started_) return false;
+        check_parent("is_alive");
+        return !poll();
+    }
+
+    // nullopt until the child has ended; then 0, its exit code, 1 after an
+    // uncaught exception, or -N after signal N.
+    [[nodiscard]] std::optional<int> exitcode() {
+        check_open();
+        if (started_ && !exitcode_) poll();
+        return exitcode_;
+    }
+
+    // Python's terminate() (SIGTERM) and kill() (SIGKILL).
+    void terminate() { signal(SIGTERM); }
+    void kill() { signal(SIGKILL); }
+
+    // Releases the resources of a child that has ended; the object is then
+    // unusable, as in Python.
+    void close() {
+        if (closed_) return;
+        if (started_ && !exitcode_ && !poll()) {
+            throw std::invalid_argument("mpshm: " + name_ +
+                                        ": cannot close a process while it is still running; "
+                                        "call join() or terminate() first");
+        }
+        release_pidfd();
+        target_.reset();
+        closed_ = true;
+    }
+
+    // A descriptor that becomes readable when the child ends (Python's sentinel).
+    [[nodiscard]] int sentinel() {
+        check_joinable();
+        if (pidfd_ < 0) pidfd_ = detail::posix::open_pidfd(pid_);
+        if (pidfd_ < 0)
+            throw Error("mpshm: " + name_ + ": this kernel has no pidfd for a sentinel");
+        return pidfd_;
+    }
+
+    [[nodiscard]] std::optional<std::int64_t> pid() const noexcept {
+        return started_ ? std::optional<std::int64_t>(pid_) : std::nullopt;
+    }
+    [[nodiscard]] std::optional<std::int64_t> ident() const noexcept { return pid(); }
+    [[nodiscard]] const std::string& name() const noexcept { return name_; }
+    void name(std::string name) { name_ = std::move(name); }
+    [[nodiscard]] bool daemon() const noexcept { return daemon_; }
+    void daemon(bool daemonic) {
+        if (started_)
+            throw std::logic_error("mpshm: " + name_ + ": daemon must be set before start()");
+        daemon_ = daemonic;
+    }
+    // The start method this process uses (or will use).
+    [[nodiscard]] StartMethod start_method() const { return method_.value_or(get_start_method()); }
+
+    // Python's repr: <Process name='Process-1' pid=42 parent=41 stopped exitcode=0>.
+    friend std::ostream& operator<<(std::ostream& os, const Process& p) {
+        os << "<Process name='" << p.name_ << "'";
+        if (p.started_) os << " pid=" << p.pid_ << " parent=" << p.starter_pid_;
+        if (!p.started_) {
+            os << " initial";
+        } else if (!p.exitcode_) {
+            os << " started";
+        } else {
+            os << " stopped exitcode=";
+            const int code = *p.exitcode_;
+            const char* sig = code < 0 ? ::sigabbrev_np(-code) : nullptr;
+            if (sig != nullptr) {
+                os << "-SIG" << sig;
+            } else {
+                os << code;
+            }
+        }
+        if (p.daemon_) os << " daemon";
+        return os << '>';
+    }
+
+  private:
+    friend void detail::exit_cleanup();
+
+    void start_fork() {
+        std::cout.flush();
+        std::cerr.flush();
+        std::fflush(nullptr);  // or the child would print what the parent buffered
+        auto& state = detail::process_state();
+        const std::string parent_name = state.name;
+        const ::pid_t pid = ::fork();
+        if (pid < 0) detail::posix::throw_errno("fork");
+        if (pid > 0) {
+            pid_ = pid;
+            return;
+        }
+        // The child: its own name and identity, no children yet.
+        state.parent = detail::ParentInfo{parent_name, starter_pid_};
+        state.name = name_;
+        state.daemon = daemon_;
+        state.identity = identity_;
+        state.counter = 0;
+        state.children.clear();
+        const int code = detail::run_target(name_, [this] { target_->run_here(); });
+        detail::exit_cleanup();
+        std::cout.flush();
+        std::cerr.flush();
+        std::fflush(nullptr);
+        ::_exit(code);  // never the parent's atexit handlers or static destructors
+    }
+
+    void start_spawn() {
+        const auto anchor = reinterpret_cast<std::intptr_t>(&detail::spawn_anchor);
+        Dl_info anchor_info{};
+        ::dladdr(reinterpret_cast<void*>(anchor), &anchor_info);
+        for (const std::intptr_t address : target_->code()) {
+            Dl_info info{};
+            // NOLINTNEXTLINE(performance-no-int-to-ptr): a code address, for dladdr
+            if (::dladdr(reinterpret_cast<void*>(address), &info) == 0 ||
+                info.dli_fbase != anchor_info.dli_fbase) {
+                throw Error("mpshm: " + name_ +
+                            ": under spawn the target must be defined in the executable itself "
+                            "(not in a shared library), so that a fresh run of it can find it");
+            }
+        }
+        auto& state = detail::process_state();
+        detail::Encoder out;
+        out.value(detail::spawn_magic);
+        out.value(static_cast<std::int64_t>(starter_pid_));
+        out.string(state.name);
+        out.string(name_);
+        out.value(static_cast<std::uint8_t>(daemon_ ? 1 : 0));
+        out.value(static_cast<std::uint32_t>(identity_.size()));
+        for (const unsigned id : identity_) out.value(static_cast<std::uint32_t>(id));
+        out.value(static_cast<std::int64_t>(detail::code_offset(target_->entry())));
+        out.value(static_cast<std::int64_t>(target_->target_offset()));
+        target_->encode(out);
+        std::cout.flush();
+        std::fflush(nullptr);
+        pid_ = detail::posix::spawn_self(std::string(detail::spawn_variable) + "=" +
+                                         detail::to_hex(out.str()));
+    }
+
+    // Polls without blocking; returns whether the child has ended.
+    bool poll() {
+        if (exitcode_) return true;
+        if (const auto code = detail::posix::wait_pid(pid_, false)) {
+            reaped(*code);
+            return true;
+        }
+        return false;
+    }
+
+    void reaped(std::optional<int> code) {
+        exitcode_ = code;
+        release_pidfd();
+        unregister();
+    }
+
+    void signal(int sig) {
+        check_open();
+        if (started_ && !exitcode_) detail::posix::send_signal(pid_, sig);
+    }
+
+    void check_open() const {
+        if (closed_) throw std::invalid_argument("mpshm: " + name_ + ": process object is closed");
+    }
+    void check_joinable() {
+        check_open();
+        if (!started_)
+            throw std::logic_error("mpshm: " + name_ + ": can only join a started process");
+        check_parent("join");
+    }
+    void check_parent(const char* what) const {
+        if (starter_pid_ != static_cast<std::int64_t>(::getpid())) {
+            throw std::logic_error(std::string("mpshm: ") + what +
+                                   "() can only be called by the process that started " + name_);
+        }
+    }
+
+    void release_pidfd() noexcept {
+        if (pidfd_ >= 0) ::close(pidfd_);
+        pidfd_ = -1;
+    }
+
+    void unregister() noexcept {
+        auto& state = detail::process_state();
+        const std::lock_guard lock(state.mutex);
+        std::erase(state.children, this);
+    }
+
+    // Ends this object's responsibility for a child: join it (terminating a
+    // daemon first) if this process started it and it was not reaped.
+    void finish() noexcept {
+        if (started_ && !exitcode_ && !closed_ &&
+            starter_pid_ == static_cast<std::int64_t>(::getpid())) {
+            try {
+                if (daemon_) detail::posix::send_signal(pid_, SIGTERM);
+                reaped(detail::posix::wait_pid(pid_, true));
+            } catch (...) {  // nothing more can be done from a destructor
+            }
+        }
+        release_pidfd();
+        unregister();
+    }
+
+    void take(Process& other) noexcept {
+        target_ = std::move(other.target_);
+        name_ = std::move(other.name_);
+        identity_ = std::move(other.identity_);
+        daemon_ = other.daemon_;
+        method_ = other.method_;
+        pid_ = other.pid_;
+        starter_pid_ = other.starter_pid_;
+        exitcode_ = other.exitcode_;
+        pidfd_ = std::exchange(other.pidfd_, -1);
+        started_ = std::exchange(other.started_, false);
+        closed_ = other.closed_;
+        auto& state = detail::process_state();
+        const std::lock_guard lock(state.mutex);
+        for (auto& child : state.children) {
+            if (child == &other) child = this;
+        }
+    }
+
+    std::unique_ptr<detail::TargetBase> target_;
+    std::string name_;
+    std::vector<unsigned> identity_;
+    bool daemon_ = false;
+    std::optional<StartMethod> method_;
+    ::pid_t pid_ = 0;
+    std::int64_t starter_pid_ = 0;
+    std::optional<int> exitcode_;
+    int pidfd_ = -1;
+    bool started_ = false;
+    bool closed_ = false;
+};
+
+namespace detail {
+
+// Python's exit function: at normal exit, terminate daemonic children, then
+// join every child.
+inline void exit_cleanup() {
+    auto& state = process_state();
+    std::vector<Process*> children;
+    {
+        const std::lock_guard lock(state.mutex);
+        children = state.children;
+    }
+    for (Process* p : children) {
+        if (p->daemon_ && !p->exitcode_) posix::send_signal(p->pid_, SIGTERM);
+    }
+    for (Process* p : children) {
+        if (!p->exitcode_) p->reaped(posix::wait_pid(p->pid_, true));
+    }
+}
+
+}  // namespace detail
+
+// What current_process() and parent_process() describe.
+struct ProcessInfo {
+    std::string name;
+    std::int64_t pid = 0;
+    bool daemon = false;
+};
+
+// Python's current_process(): MainProcess in the parent, Process-N in a child.
+inline ProcessInfo current_process() {
+    auto& state = detail::process_state();
+    const std::lock_guard lock(state.mutex);
+    return {state.name, static_cast<std::int64_t>(::getpid()), state.daemon};
+}
+
+// Python's parent_process(): nullopt in the main process.
+inline std::optional<ProcessInfo> parent_process() {
+    auto& state = detail::process_state();
+    const std::lock_guard lock(state.mutex);
+    if (!state.parent) return std::nullopt;
+    return ProcessInfo{state.parent->name, state.parent->pid, false};
+}
+
+// Python's active_children(): the children still running; reaps the rest.
+inline std::vector<Process*> active_children() {
+    auto& state = detail::process_state();
+    std::vector<Process*> children;
+    {
+        const std::lock_guard lock(state.mutex);
+        children = state.children;
+    }
+    std::vector<Process*> alive;
+    for (Process* p : children) {
+        if (p->is_alive()) alive.push_back(p);
+    }
+    return alive;
+}
+
+// Python's freeze_support(), and the one line spawn needs: call it first in
+// main(). In a process started by spawn it runs the target and exits, never
+// returning; anywhere else it does nothing.
+inline void freeze_support() {
+    const char* hex = std::getenv(detail::spawn_variable.data());
+    if (hex == nullptr) return;
+    const std::optional<std::string> payload = detail::from_hex(hex);
+    ::unsetenv(detail::spawn_variable.data());  // not for this child's own children
+    auto& state = detail::process_state();
+    state.spawned = true;
+    int code = 1;
+    try {
+        if (!payload) throw Error("mpshm: spawned process: its start-up message is malformed");
+        detail::Decoder in(*payload);
+        if (in.value<std::uint32_t>() != detail::spawn_magic) {
+            throw Error("mpshm: spawned process: its start-up message is not mpshm's");
+        }
+        detail::ParentInfo parent;
+        parent.pid = in.value<std::int64_t>();
+        parent.name = in.string();
+        state.parent = parent;
+        state.name = in.string();
+        state.daemon = in.value<std::uint8_t>() != 0;
+        const auto depth = in.value<std::uint32_t>();
+        if (depth > 1024) throw Error("mpshm: spawned process: malformed identity");
+        state.identity.clear();
+        for (std::uint32_t i = 0; i < depth; ++i)
+            state.identity.push_back(in.value<std::uint32_t>());
+        const auto entry_offset = in.value<std::int64_t>();
+        const auto target_offset = in.value<std::int64_t>();
+        auto* entry = detail::code_at<void(std::intptr_t, detail::Decoder&)>(
+            static_cast<std::intptr_t>(entry_offset));
+        if (detail::spawn_entries().count(entry) == 0) {
+            throw Error("mpshm: spawned process " + state.name +
+                        ": its target is not in this program (is it the same executable as its "
+                        "parent?)");
+        }
+        code = detail::run_target(state.name,
+                                  [&] { entry(static_cast<std::intptr_t>(target_offset), in); });
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        code = 1;
+    }
+    detail::exit_cleanup();
+    std::cout.flush();
+    std::fflush(nullptr);
+    std::exit(code);
+}
+
+// Python's get_context(method): a start method for the processes made through it.
+class Context {
+  public:
+    explicit Context(StartMethod method) : method_(method) {}
+    [[nodiscard]] StartMethod get_start_method() const noexcept { return method_; }
+
+    template <typename F, typename... Args>
+    requires(!std::same_as<std::remove_cvref_t<F>, ProcessOptions>) mpshm::Process
+        Process(F&& target, Args&&... args)
+    const {
+        return mpshm::Process(ProcessOptions{.start_method = method_}, std::forward<F>(target),
+                              std::forward<Args>(args)...);
+    }
+    template <typename F, typename... Args>
+    mpshm::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
+        options.start_method = method_;
+        return mpshm::Process(options, std::forward<F>(target), std::forward<Args>(args)...);
+    }
+
+  private:
+    StartMethod method_;
+};
+
+inline Context get_context(StartMethod method) {
+    return Context(method);
+}
+inline Context get_context() {
+    return Context(get_start_method());
+}
+
+}  // namespace mpshm
