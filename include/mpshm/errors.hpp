@@ -72,6 +72,25 @@ class ClosedError : public Error {
     using Error::Error;
 };
 
+// Python's threading.BrokenBarrierError: the Barrier was aborted, reset
+// while parties waited, timed out, or lost a party that died waiting.
+class BrokenBarrierError : public Error {
+  public:
+    using Error::Error;
+};
+
+// Python's queue.Empty: get() without blocking, or past its timeout, found nothing.
+class Empty : public Error {
+  public:
+    using Error::Error;
+};
+
+// Python's queue.Full: put() without blocking, or past its timeout, found no room.
+class Full : public Error {
+  public:
+    using Error::Error;
+};
+
 namespace detail {
 
 inline std::string quoted_segment(std::string_view name) {

@@ -4,6 +4,7 @@
 
 #include <mpshm/errors.hpp>
 #include <mpshm/process.hpp>
+#include <mpshm/queues.hpp>
 #include <mpshm/shared_memory.hpp>
 #include <mpshm/sharedctypes.hpp>
 #include <mpshm/synchronize.hpp>

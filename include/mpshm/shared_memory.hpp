@@ -120,6 +120,12 @@ class SharedMemory {
 
     [[nodiscard]] bool closed() const noexcept { return mapping_.region.get_address() == nullptr; }
 
+    // Which segment this is (device and inode on POSIX), to notice a name
+    // that now stands for a different segment.
+    [[nodiscard]] const detail::os::Identity& identity() const noexcept {
+        return mapping_.identity;
+    }
+
     // True while destroying this object will unlink the segment.
     [[nodiscard]] bool owns_name() const noexcept {
         return !unlink_called_ && creator_pid_ != no_pid &&

@@ -13,8 +13,8 @@
 #include <mpshm/detail/compound_ops.hpp>
 #include <mpshm/detail/python_repr.hpp>
 #include <mpshm/detail/synchronized.hpp>
+#include <mpshm/lock.hpp>
 #include <mpshm/shared_memory.hpp>
-#include <mpshm/synchronize.hpp>
 
 namespace mpshm {
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,13 +11,17 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 extern char** environ;  // NOLINT: POSIX declares it nowhere else
@@ -111,6 +116,39 @@ inline int wait_child(::pid_t pid) {
         if (errno != EINTR) throw std::system_error(errno, std::system_category(), "waitpid");
     }
     return status;
+}
+
+// Starts a child that runs HOLD (which takes some lock), says so, and then
+// waits for ever; returns once the lock is held. Kill it to test recovery.
+inline ::pid_t start_child_holding(const std::function<void()>& hold) {
+    Pipe held;
+    const ::pid_t pid = start_child([&] {
+        hold();
+        held.signal();
+        Pipe never;
+        never.wait();
+        return 0;
+    });
+    if (!held.wait()) throw std::runtime_error("the child died before holding its lock");
+    return pid;
+}
+
+// Runs CONDITION until it holds or TIMEOUT passes, yielding in between: for
+// state that no waitable object announces (such as a party having entered a
+// barrier). Returns whether it held.
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::yield();
+    }
+    return true;
+}
+
+inline void kill_and_reap(::pid_t pid) {
+    ::kill(pid, SIGKILL);
+    wait_child(pid);
 }
 
 // The exit code of a child that exited normally, or -signal if it was killed.

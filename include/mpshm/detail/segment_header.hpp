@@ -19,6 +19,11 @@ enum class Kind : std::uint16_t {
     value = 1,
     array = 2,
     lock = 3,
+    semaphore = 4,
+    event = 5,
+    condition = 6,
+    barrier = 7,
+    queue = 8,
 };
 
 inline const char* kind_name(Kind k) {
@@ -29,6 +34,16 @@ inline const char* kind_name(Kind k) {
             return "Array";
         case Kind::lock:
             return "Lock";
+        case Kind::semaphore:
+            return "Semaphore";
+        case Kind::event:
+            return "Event";
+        case Kind::condition:
+            return "Condition";
+        case Kind::barrier:
+            return "Barrier";
+        case Kind::queue:
+            return "Queue";
     }
     return "unknown kind";
 }
@@ -93,8 +108,8 @@ struct SegmentHeader {
     char lock_segment[max_lock_name];  // the external lock's segment, NUL-terminated
     std::uint64_t checksum;            // of every field above but magic
     std::uint32_t recoveries;          // times a dead owner's lock was recovered (atomic)
-    std::uint32_t reserved2;
-    alignas(64) RobustMutex lock;  // used when lock_kind is lock or rlock
+    std::uint32_t lock_depth;          // how often the owner holds `lock` (atomic)
+    alignas(64) RobustMutex lock;      // used when lock_kind is lock or rlock
 
     [[nodiscard]] std::uint64_t compute_checksum() const {
         // FNV-1a over the descriptive fields, from `version` to `checksum`.
@@ -117,6 +132,7 @@ struct SegmentHeader {
     std::atomic_ref<std::uint32_t> recovery_count() {
         return std::atomic_ref<std::uint32_t>(recoveries);
     }
+    std::atomic_ref<std::uint32_t> depth() { return std::atomic_ref<std::uint32_t>(lock_depth); }
     [[nodiscard]] std::string_view lock_segment_name() const {
         return {lock_segment, ::strnlen(lock_segment, max_lock_name)};
     }

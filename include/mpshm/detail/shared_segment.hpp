@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include <mpshm/detail/segment_header.hpp>
 #include <mpshm/errors.hpp>
@@ -46,6 +48,29 @@ struct Layout {
         return s;
     }
 };
+
+class SharedSegment;
+
+// One mapping per segment per process: every handle to an object in a
+// process shares it. Locks need this: a robust mutex is tracked by its
+// address in its owner's mapping, so it must be taken, released and (when
+// its owner dies) recovered through one and the same mapping.
+class SegmentCache {
+  public:
+    // The mapping of NAME this process already has, if NAME still stands for it.
+    std::shared_ptr<SharedSegment> find(std::string_view name);
+
+    void remember(const std::shared_ptr<SharedSegment>& segment);
+
+  private:
+    std::mutex mutex_;
+    std::unordered_map<std::string, std::weak_ptr<SharedSegment>> segments_;
+};
+
+inline SegmentCache& segment_cache() {
+    static SegmentCache cache;
+    return cache;
+}
 
 class SharedSegment {
   public:
@@ -91,22 +116,35 @@ class SharedSegment {
         }
         init(shm.buf().data() + offset);
         header->publish();
-        return std::shared_ptr<SharedSegment>(new SharedSegment(std::move(shm)));
+        auto segment = std::shared_ptr<SharedSegment>(new SharedSegment(std::move(shm)));
+        segment_cache().remember(segment);
+        return segment;
     }
 
     // Attaches to NAME and checks that it holds what LAYOUT expects.
     static std::shared_ptr<SharedSegment> attach(std::string_view name, const Layout& layout) {
+        if (auto segment = segment_cache().find(name)) {
+            validate(segment->shm_, layout);
+            return segment;
+        }
         SharedMemory shm(name);
         validate(shm, layout);
-        return std::shared_ptr<SharedSegment>(new SharedSegment(std::move(shm)));
+        auto segment = std::shared_ptr<SharedSegment>(new SharedSegment(std::move(shm)));
+        segment_cache().remember(segment);
+        return segment;
     }
 
     // Attaches to the lock inside NAME, whatever object holds it: a Lock's
     // own segment, or a Value's or Array's (Python's lock=v.get_lock()).
     static std::shared_ptr<SharedSegment> attach_lock(std::string_view name, const Layout& lock) {
-        SharedMemory shm(name);
+        auto segment = segment_cache().find(name);
+        if (!segment) {
+            segment = std::shared_ptr<SharedSegment>(new SharedSegment(SharedMemory(name), lock));
+            segment_cache().remember(segment);
+        }
+        SharedMemory& shm = segment->shm_;
         const std::string as = "cannot attach as " + std::string(lock.type_name);
-        const SegmentHeader& header = validate_header(shm, as);
+        const SegmentHeader& header = segment->header();
         if (header.lock_kind != lock.lock_kind) {
             throw TypeMismatchError(
                 segment_message(shm.name(), as,
@@ -114,7 +152,7 @@ class SharedSegment {
                                     lock_kind_name(header.lock_kind) + " of its own, not " +
                                     lock_kind_name(lock.lock_kind)));
         }
-        return std::shared_ptr<SharedSegment>(new SharedSegment(std::move(shm)));
+        return segment;
     }
 
     [[nodiscard]] const std::string& name() const noexcept { return shm_.name(); }
@@ -127,6 +165,12 @@ class SharedSegment {
     explicit SharedSegment(SharedMemory shm)
         : shm_(std::move(shm)),
           header_(reinterpret_cast<SegmentHeader*>(shm_.buf().data())),
+          data_(shm_.buf().data() + header_->data_offset) {}
+
+    // For a lock: checks the header before the pointers into it are made.
+    SharedSegment(SharedMemory shm, const Layout& lock)
+        : shm_(std::move(shm)),
+          header_(&validate_header(shm_, "cannot attach as " + std::string(lock.type_name))),
           data_(shm_.buf().data() + header_->data_offset) {}
 
     // Every check that does not depend on what the caller expects: is this a
@@ -197,5 +241,30 @@ class SharedSegment {
     SegmentHeader* header_;
     std::byte* data_;
 };
+
+inline std::shared_ptr<SharedSegment> SegmentCache::find(std::string_view name) {
+    std::shared_ptr<SharedSegment> segment;
+    {
+        const std::lock_guard lock(mutex_);
+        const auto it = segments_.find(std::string(name));
+        if (it == segments_.end()) return nullptr;
+        segment = it->second.lock();
+        if (!segment) {
+            segments_.erase(it);
+            return nullptr;
+        }
+    }
+    // The name may have been unlinked and made again for another segment.
+    const auto now = os::identity_of_name(std::string(name));
+    return now && *now == segment->memory().identity() ? segment : nullptr;
+}
+
+inline void SegmentCache::remember(const std::shared_ptr<SharedSegment>& segment) {
+    const std::lock_guard lock(mutex_);
+    if (segments_.size() >= 64) {  // forget the dead now and then
+        std::erase_if(segments_, [](const auto& entry) { return entry.second.expired(); });
+    }
+    segments_[segment->name()] = segment;
+}
 
 }  // namespace mpshm::detail

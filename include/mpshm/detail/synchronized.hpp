@@ -13,7 +13,7 @@
 
 #include <mpshm/detail/basic_lock.hpp>
 #include <mpshm/detail/shared_segment.hpp>
-#include <mpshm/synchronize.hpp>
+#include <mpshm/lock.hpp>
 #include <mpshm/type_tag.hpp>
 
 namespace mpshm::detail {

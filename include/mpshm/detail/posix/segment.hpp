@@ -2,11 +2,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <sys/stat.h>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
+
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include <mpshm/detail/boost_error.hpp>
@@ -16,10 +20,31 @@ namespace mpshm::detail::posix {
 
 namespace bip = boost::interprocess;
 
+// The segment behind a name, to tell a name's old segment from a new one.
+struct Identity {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    friend bool operator==(const Identity&, const Identity&) = default;
+};
+
 struct Mapping {
     bip::mapped_region region;
     std::size_t size = 0;
+    Identity identity;
 };
+
+inline Identity identity_of(bip::mapping_handle_t handle) {
+    struct stat st {};
+    if (::fstat(handle.handle, &st) != 0) return {};
+    return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+// The segment NAME stands for now, if any (glibc keeps POSIX segments in /dev/shm).
+inline std::optional<Identity> identity_of_name(const std::string& name) {
+    struct stat st {};
+    if (::stat(("/dev/shm/" + name).c_str(), &st) != 0) return std::nullopt;
+    return Identity{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
 
 // Creates NAME exclusively (O_EXCL) with exactly MODE, whatever the umask:
 // Boost fchmods after shm_open, and its default would be 0644, so the mode is
@@ -36,7 +61,8 @@ inline Mapping create_segment(const std::string& name, std::size_t size, unsigne
     }
     try {
         shm.truncate(static_cast<bip::offset_t>(size));
-        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size};
+        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size,
+                       identity_of(shm.get_mapping_handle())};
     } catch (const bip::interprocess_exception& e) {
         bip::shared_memory_object::remove(name.c_str());
         rethrow_boost(name, "cannot size and map", e);
@@ -56,7 +82,8 @@ inline Mapping open_segment(const std::string& name) {
             throw CorruptSegmentError(segment_message(name, "cannot attach", "segment is empty"));
         }
         const auto bytes = static_cast<std::size_t>(size);
-        return Mapping{bip::mapped_region(shm, bip::read_write, 0, bytes), bytes};
+        return Mapping{bip::mapped_region(shm, bip::read_write, 0, bytes), bytes,
+                       identity_of(shm.get_mapping_handle())};
     } catch (const bip::interprocess_exception& e) {
         rethrow_boost(name, "cannot attach", e);
     }

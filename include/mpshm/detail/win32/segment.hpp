@@ -8,6 +8,7 @@
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/windows_shared_memory.hpp>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include <mpshm/detail/boost_error.hpp>
@@ -17,10 +18,21 @@ namespace mpshm::detail::win32 {
 
 namespace bip = boost::interprocess;
 
+// Win32 sections have no identity a name can be checked against; a name
+// cannot be reused while this process maps it, so one is not needed.
+struct Identity {
+    friend bool operator==(const Identity&, const Identity&) = default;
+};
+
 struct Mapping {
     bip::mapped_region region;
     std::size_t size = 0;
+    Identity identity;
 };
+
+inline std::optional<Identity> identity_of_name(const std::string&) {
+    return Identity{};
+}
 
 // The view keeps the section alive, so the handle is closed once mapped.
 // MODE has no Win32 meaning: the default DACL grants the creating user only.

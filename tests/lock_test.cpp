@@ -1,4 +1,4 @@
-// Tests for mpshm/synchronize.hpp: Lock and RLock across real processes,
+// Tests for mpshm/lock.hpp: Lock and RLock across real processes,
 // including owners killed while holding them.
 // SPDX-License-Identifier: MIT
 #include <signal.h>

@@ -1,0 +1,72 @@
+// mpshm: waiting for shared state to change, and waking those who wait.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <optional>
+
+#include <mpshm/detail/posix/futex.hpp>
+
+namespace mpshm::detail {
+
+using posix::Deadline;
+
+template <typename Rep, typename Period>
+Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
+    const auto t = std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+    return std::chrono::steady_clock::now() +
+           (t.count() < 0 ? std::chrono::steady_clock::duration{} : t);
+}
+
+inline bool passed(const Deadline& deadline) {
+    return deadline && std::chrono::steady_clock::now() >= *deadline;
+}
+
+// A condition variable in shared memory, built on a futex sequence word: a
+// waiter notes the sequence, releases the lock and sleeps while the
+// sequence is unchanged; a notifier bumps it and wakes sleepers. A waiter
+// killed while asleep leaves nothing to clean up, unlike pthread_cond_t.
+struct Wakeup {
+    std::uint32_t sequence;
+    std::uint32_t sleepers;  // only lets notify() skip the syscall when nobody sleeps
+
+    // Called with LOCK held; returns with it held again. Returns false if
+    // DEADLINE passed. Wakes may be spurious: callers re-check their state.
+    template <typename Lock>
+    bool wait(Lock& lock, const Deadline& deadline) {
+        const std::uint32_t observed = prepare();
+        lock.release();
+        const bool woken = sleep(observed, deadline);
+        lock.acquire();
+        finish();
+        return woken;
+    }
+
+    // The pieces of wait(), for callers that release their lock their own
+    // way: prepare() while still holding it (so no notify can slip between),
+    // sleep() without it, finish() once it is held again.
+    std::uint32_t prepare() {
+        std::atomic_ref<std::uint32_t>(sleepers).fetch_add(1, std::memory_order_relaxed);
+        return std::atomic_ref<std::uint32_t>(sequence).load(std::memory_order_acquire);
+    }
+    bool sleep(std::uint32_t observed, const Deadline& deadline) {
+        return posix::futex_wait(&sequence, observed, deadline) || !passed(deadline);
+    }
+    void finish() {
+        std::atomic_ref<std::uint32_t>(sleepers).fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    void notify(int count = 1) {
+        std::atomic_ref<std::uint32_t>(sequence).fetch_add(1, std::memory_order_release);
+        if (std::atomic_ref<std::uint32_t>(sleepers).load(std::memory_order_relaxed) != 0) {
+            posix::futex_wake(&sequence, count);
+        }
+    }
+
+    void notify_all() { notify(INT_MAX); }
+};
+
+}  // namespace mpshm::detail

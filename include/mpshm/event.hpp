@@ -1,0 +1,68 @@
+// mpshm: Event, shareable between processes (Python's multiprocessing.Event).
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+
+#include <mpshm/detail/shared_primitive.hpp>
+
+namespace mpshm {
+namespace detail {
+struct EventState {
+    std::uint32_t flag;
+    Wakeup wakeup;
+};
+}  // namespace detail
+
+// Python's multiprocessing.Event: set(), clear(), is_set(), wait(timeout).
+class Event : public detail::SharedPrimitive<detail::EventState> {
+    using Base = detail::SharedPrimitive<detail::EventState>;
+
+  public:
+    explicit Event(const SegmentOptions& options = {})
+        : Base(layout(), 0, options, [](detail::EventState&, std::byte*) {}) {}
+    static Event attach(std::string_view name) { return Event(name); }
+
+    void set() {
+        const std::lock_guard hold(mutex());
+        state().flag = 1;
+        state().wakeup.notify_all();
+    }
+    void clear() {
+        const std::lock_guard hold(mutex());
+        state().flag = 0;
+    }
+    [[nodiscard]] bool is_set() const {
+        const std::lock_guard hold(mutex());
+        return state().flag != 0;
+    }
+
+    // Blocks until the flag is set; returns it (always true here).
+    bool wait() { return wait_until(std::nullopt); }
+
+    // Waits at most TIMEOUT; returns the flag, false if the time ran out.
+    template <typename Rep, typename Period>
+    bool wait(std::chrono::duration<Rep, Period> timeout) {
+        return wait_until(detail::deadline_after(timeout));
+    }
+
+  private:
+    explicit Event(std::string_view name) : Base(name, layout()) {}
+
+    static detail::Layout layout() {
+        return Base::layout(detail::Kind::event, "Event", 0x4576656e74000001ULL);
+    }
+
+    bool wait_until(const detail::Deadline& deadline) {
+        const std::lock_guard hold(mutex());
+        while (state().flag == 0) {
+            if (!state().wakeup.wait(mutex(), deadline)) break;
+        }
+        return state().flag != 0;
+    }
+};
+
+}  // namespace mpshm

@@ -1,0 +1,310 @@
+// mpshm: Queue, SimpleQueue and JoinableQueue in shared memory (Python's
+// multiprocessing.queues), for trivially copyable T and for std::string.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include <mpshm/detail/shared_primitive.hpp>
+#include <mpshm/errors.hpp>
+#include <mpshm/type_tag.hpp>
+
+namespace mpshm {
+
+// Python's Queue(maxsize=0), plus the size of the ring that holds the
+// messages and how the segment is made.
+struct QueueOptions {
+    std::size_t maxsize = 0;   // most messages at once; 0: as many as fit (Python: no limit)
+    std::size_t capacity = 0;  // bytes of ring; 0: room for maxsize messages, or 1 MiB
+    std::optional<std::string> name = std::nullopt;
+    bool track = true;
+    unsigned mode = 0600;
+};
+
+namespace detail {
+
+// How a message of type T becomes bytes in the ring and back.
+template <typename T>
+struct queue_codec {
+    static_assert(Shareable<T>,
+                  "mpshm::Queue<T>: T must be std::string or trivially copyable without pointers");
+    static constexpr std::size_t fixed_size = sizeof(T);
+    static std::size_t size(const T&) { return sizeof(T); }
+    static const void* data(const T& x) { return &x; }
+    static T make(const std::byte* p, std::size_t) {
+        T x;
+        std::memcpy(&x, p, sizeof(T));
+        return x;
+    }
+};
+
+template <>
+struct queue_codec<std::string> {
+    static constexpr std::size_t fixed_size = 0;
+    static std::size_t size(const std::string& s) { return s.size(); }
+    static const void* data(const std::string& s) { return s.data(); }
+    static std::string make(const std::byte* p, std::size_t n) {
+        return {reinterpret_cast<const char*>(p), n};
+    }
+};
+
+struct QueueState {
+    std::uint64_t capacity;    // bytes of ring
+    std::uint64_t maxsize;     // 0: no limit but the ring
+    std::uint64_t read_pos;    // byte positions, only ever growing: the ring
+    std::uint64_t write_pos;   // holds the records in [read_pos, write_pos)
+    std::uint64_t items;       // records in the ring
+    std::uint64_t unfinished;  // put() minus task_done(), for JoinableQueue
+    Wakeup not_empty;
+    Wakeup not_full;
+    Wakeup all_done;
+};
+
+using record_size_t = std::uint32_t;  // each record: its length, then its bytes
+
+}  // namespace detail
+
+// Python's multiprocessing.Queue: any number of producers and consumers in
+// any processes, a bounded ring in shared memory, put/get with block and
+// timeout, Empty and Full. A message never fits partly: one larger than the
+// ring is refused with std::invalid_argument.
+//
+// A process killed in the middle of put() or get() never wedges the others
+// (the lock inside is robust, waits are futexes) and never corrupts the
+// ring: a record becomes visible only once complete, and leaves only once
+// copied out. The message in flight is delivered once, or, if its putter
+// died before finishing, not at all; a getter killed after taking a message
+// takes it with it.
+template <typename T>
+class Queue : public detail::SharedPrimitive<detail::QueueState> {
+    using Base = detail::SharedPrimitive<detail::QueueState>;
+    using Codec = detail::queue_codec<T>;
+    static constexpr std::size_t header = sizeof(detail::record_size_t);
+
+  public:
+    explicit Queue(std::size_t maxsize = 0) : Queue(QueueOptions{.maxsize = maxsize}) {}
+
+    explicit Queue(const QueueOptions& options)
+        : Base(layout(), ring_bytes(options),
+               SegmentOptions{.name = options.name, .track = options.track, .mode = options.mode},
+               [&](detail::QueueState& s, std::byte*) {
+                   s.capacity = ring_bytes(options);
+                   s.maxsize = options.maxsize;
+               }) {}
+
+    static Queue attach(std::string_view name) { return Queue(name); }
+
+    // Python: put(obj, block=True, timeout=None).
+    void put(const T& item, bool block = true) { push(item, block, std::nullopt); }
+    template <typename Rep, typename Period>
+    void put(const T& item, std::chrono::duration<Rep, Period> timeout) {
+        push(item, true, detail::deadline_after(timeout));
+    }
+    void put_nowait(const T& item) { push(item, false, std::nullopt); }
+
+    // Python: get(block=True, timeout=None).
+    T get(bool block = true) { return pop(block, std::nullopt); }
+    template <typename Rep, typename Period>
+    T get(std::chrono::duration<Rep, Period> timeout) {
+        return pop(true, detail::deadline_after(timeout));
+    }
+    T get_nowait() { return pop(false, std::nullopt); }
+
+    [[nodiscard]] std::size_t qsize() const {
+        const auto hold = locked();
+        return static_cast<std::size_t>(state().items);
+    }
+    [[nodiscard]] bool empty() const { return qsize() == 0; }
+    [[nodiscard]] bool full() const {
+        const auto hold = locked();
+        const auto& s = state();
+        return (s.maxsize != 0 && s.items >= s.maxsize) ||
+               s.capacity - (s.write_pos - s.read_pos) < header + Codec::fixed_size;
+    }
+
+    // Python: close(): this process will put no more; put() then throws
+    // std::invalid_argument. Other processes' handles are not affected.
+    void close() noexcept { closed_ = true; }
+
+    // Bytes of ring, and the most messages at once (0: as many as fit).
+    [[nodiscard]] std::size_t capacity() const noexcept {
+        return static_cast<std::size_t>(state().capacity);
+    }
+    [[nodiscard]] std::size_t maxsize() const noexcept {
+        return static_cast<std::size_t>(state().maxsize);
+    }
+
+  protected:
+    explicit Queue(std::string_view name) : Base(name, layout()) {
+        if (state().capacity != tail_size()) {
+            throw CorruptSegmentError(detail::segment_message(name, "cannot attach as Queue",
+                                                              "its ring size is damaged"));
+        }
+    }
+
+    // Python's JoinableQueue bookkeeping, kept by every put() so that any
+    // handle may feed a JoinableQueue.
+    void done_one() {
+        const auto hold = locked();
+        auto& s = state();
+        if (s.unfinished == 0) {
+            throw std::invalid_argument(
+                detail::segment_message(name(), "task_done", "called too many times"));
+        }
+        if (--s.unfinished == 0) s.all_done.notify_all();
+    }
+    void wait_all_done() {
+        const auto hold = locked();
+        while (state().unfinished != 0) state().all_done.wait(mutex(), std::nullopt);
+    }
+
+  private:
+    static detail::Layout layout() {
+        // Queue<int> and Queue<double> must not attach to each other.
+        return Base::layout(detail::Kind::queue, "Queue",
+                            type_tag<T>::value ^ 0x5175657565000000ULL);
+    }
+
+    static std::size_t ring_bytes(const QueueOptions& o) {
+        if (o.capacity != 0) return o.capacity;
+        if (o.maxsize != 0 && Codec::fixed_size != 0)
+            return o.maxsize * (header + Codec::fixed_size);
+        return std::size_t{1} << 20U;
+    }
+
+    // Takes the internal lock. If its last holder died inside put() or get(),
+    // the positions are intact (each is published by a single store), but
+    // the item count may be one off: count the records again.
+    [[nodiscard]] std::unique_lock<Lock> locked() const {
+        return lock_state([this] { recount(); });
+    }
+
+    void recount() const {
+        auto& s = state();
+        std::uint64_t items = 0;
+        for (std::uint64_t pos = s.read_pos; pos < s.write_pos; ++items) {
+            detail::record_size_t n = 0;
+            copy_out(pos, &n, header);
+            pos += header + n;
+            if (n > s.capacity || pos > s.write_pos) {
+                throw CorruptSegmentError(
+                    detail::segment_message(name(), "cannot use Queue", "its records are damaged"));
+            }
+        }
+        s.items = items;
+    }
+
+    void copy_in(std::uint64_t pos, const void* from, std::size_t n) {
+        const auto cap = state().capacity;
+        const auto at = static_cast<std::size_t>(pos % cap);
+        const std::size_t first = std::min<std::size_t>(n, static_cast<std::size_t>(cap) - at);
+        std::memcpy(tail() + at, from, first);
+        std::memcpy(tail(), static_cast<const std::byte*>(from) + first, n - first);
+    }
+
+    void copy_out(std::uint64_t pos, void* to, std::size_t n) const {
+        const auto cap = state().capacity;
+        const auto at = static_cast<std::size_t>(pos % cap);
+        const std::size_t first = std::min<std::size_t>(n, static_cast<std::size_t>(cap) - at);
+        std::memcpy(to, tail() + at, first);
+        std::memcpy(static_cast<std::byte*>(to) + first, tail(), n - first);
+    }
+
+    bool has_room(std::size_t bytes) const {
+        const auto& s = state();
+        return (s.maxsize == 0 || s.items < s.maxsize) &&
+               s.capacity - (s.write_pos - s.read_pos) >= bytes;
+    }
+
+    void push(const T& item, bool block, const detail::Deadline& deadline) {
+        if (closed_)
+            throw std::invalid_argument(
+                detail::segment_message(name(), "cannot put", "the queue is closed"));
+        const std::size_t n = Codec::size(item);
+        const std::size_t bytes = header + n;
+        if (bytes > state().capacity) {
+            throw std::invalid_argument(detail::segment_message(
+                name(), "cannot put",
+                "a message of " + std::to_string(n) + " bytes is larger than the queue's ring of " +
+                    std::to_string(state().capacity) + " bytes"));
+        }
+        const auto hold = locked();
+        auto& s = state();
+        while (!has_room(bytes)) {
+            if (!block || !s.not_full.wait(mutex(), deadline)) {
+                if (!has_room(bytes))
+                    throw Full(detail::segment_message(name(), "cannot put", "the queue is full"));
+            }
+        }
+        const auto length = static_cast<detail::record_size_t>(n);
+        copy_in(s.write_pos, &length, header);
+        copy_in(s.write_pos + header, Codec::data(item), n);
+        s.write_pos += bytes;  // the record is visible from here on
+        ++s.items;
+        ++s.unfinished;
+        s.not_empty.notify(1);
+    }
+
+    T pop(bool block, const detail::Deadline& deadline) {
+        const auto hold = locked();
+        auto& s = state();
+        while (s.read_pos == s.write_pos) {
+            if (!block || !s.not_empty.wait(mutex(), deadline)) {
+                if (s.read_pos == s.write_pos)
+                    throw Empty(
+                        detail::segment_message(name(), "cannot get", "the queue is empty"));
+            }
+        }
+        detail::record_size_t n = 0;
+        copy_out(s.read_pos, &n, header);
+        if (n > s.capacity - header || (Codec::fixed_size != 0 && n != Codec::fixed_size)) {
+            throw CorruptSegmentError(
+                detail::segment_message(name(), "cannot get", "a damaged record"));
+        }
+        T item = read_record(s.read_pos + header, n);
+        s.read_pos += header + n;  // the record is gone from here on
+        --s.items;
+        s.not_full.notify(1);
+        return item;
+    }
+
+    T read_record(std::uint64_t pos, std::size_t n) const {
+        const auto at = static_cast<std::size_t>(pos % state().capacity);
+        if (at + n <= state().capacity) return Codec::make(tail() + at, n);  // contiguous: no copy
+        std::string buffer(n, '\0');
+        copy_out(pos, buffer.data(), n);
+        return Codec::make(reinterpret_cast<const std::byte*>(buffer.data()), n);
+    }
+
+    bool closed_ = false;
+};
+
+// Python's multiprocessing.SimpleQueue: the same ring (get, put, empty, close).
+template <typename T>
+using SimpleQueue = Queue<T>;
+
+// Python's multiprocessing.JoinableQueue: task_done() after each get(), and
+// join() waits until every message put has been marked done.
+template <typename T>
+class JoinableQueue : public Queue<T> {
+  public:
+    using Queue<T>::Queue;
+    static JoinableQueue attach(std::string_view name) { return JoinableQueue(name); }
+
+    // Throws std::invalid_argument when called more often than put() (Python's ValueError).
+    void task_done() { this->done_one(); }
+    void join() { this->wait_all_done(); }
+
+  private:
+    explicit JoinableQueue(std::string_view name) : Queue<T>(name) {}
+};
+
+}  // namespace mpshm

@@ -1,0 +1,123 @@
+// Tests for mpshm/barrier.hpp: Barrier across processes, including a party
+// killed while it waits.
+// SPDX-License-Identifier: MIT
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <mpshm/mpshm.hpp>
+
+#include "support/test_support.hpp"
+
+namespace mp = mpshm;
+using namespace std::chrono_literals;
+using mpshm_test::exit_code;
+
+namespace {
+
+// The action runs in whichever process arrives last: it finds its counter by
+// name (a fork()ed child inherits this string).
+std::string g_action_counter;
+void count_action() {
+    mp::Value<int>::attach(g_action_counter) += 1;
+}
+
+}  // namespace
+
+TEST(Barrier, PartiesMeetTheLastRunsTheActionAndIndicesDiffer) {
+    mp::Value<int> actions(0);
+    g_action_counter = actions.name();
+    mp::Barrier barrier(3, count_action);
+    EXPECT_EQ(barrier.parties(), 3U);
+    mp::Array<int, 3> seen;
+    std::vector<::pid_t> parties;
+    for (int i = 0; i < 2; ++i) {
+        parties.push_back(mpshm_test::start_child([&] {
+            seen[barrier.wait(20s)] += 1;
+            return 0;
+        }));
+    }
+    seen[barrier.wait(20s)] += 1;
+    for (const auto pid : parties) EXPECT_EQ(exit_code(mpshm_test::wait_child(pid)), 0);
+    EXPECT_EQ(seen.to_vector(), (std::vector<int>{1, 1, 1}));
+    EXPECT_EQ(actions.load(), 1);
+    EXPECT_EQ(barrier.n_waiting(), 0U);
+    EXPECT_FALSE(barrier.broken());
+    // Reusable: a second round.
+    const ::pid_t again = mpshm_test::start_child([&] {
+        auto attached = mp::Barrier::attach(barrier.name());
+        attached.wait(20s);
+        return 0;
+    });
+    const ::pid_t third = mpshm_test::start_child([&] {
+        barrier.wait(20s);
+        return 0;
+    });
+    barrier.wait(20s);
+    EXPECT_EQ(exit_code(mpshm_test::wait_child(again)), 0);
+    EXPECT_EQ(exit_code(mpshm_test::wait_child(third)), 0);
+    EXPECT_EQ(actions.load(), 2);
+}
+
+TEST(Barrier, APartyKilledWhileWaitingBreaksItInsteadOfHanging) {
+    mp::Barrier barrier(3);
+    const ::pid_t doomed = mpshm_test::start_child([&] {
+        barrier.wait();
+        return 0;
+    });
+    const ::pid_t survivor = mpshm_test::start_child([&] {
+        try {
+            barrier.wait();
+            return 1;
+        } catch (const mp::BrokenBarrierError&) {
+            return 0;
+        }
+    });
+    ASSERT_TRUE(mpshm_test::eventually([&] { return barrier.n_waiting() == 2; }));
+    mpshm_test::kill_and_reap(doomed);
+    EXPECT_EQ(exit_code(mpshm_test::wait_child(survivor)), 0) << "the survivor must see it broken";
+    EXPECT_TRUE(barrier.broken());
+    EXPECT_THROW(barrier.wait(20s), mp::BrokenBarrierError);
+    barrier.reset();
+    EXPECT_FALSE(barrier.broken());
+}
+
+TEST(Barrier, ATimeoutBreaksItNearTheDeadline) {
+    mp::Barrier barrier(2);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_THROW(barrier.wait(200ms), mp::BrokenBarrierError);
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, 200ms);
+    EXPECT_LT(waited, 5s);
+    EXPECT_TRUE(barrier.broken());
+    mp::Barrier with_default(2, nullptr, 100ms);
+    EXPECT_THROW(with_default.wait(), mp::BrokenBarrierError);
+}
+
+TEST(Barrier, AbortAndResetReleaseWaitersWithBrokenBarrierError) {
+    for (const bool abort : {true, false}) {
+        mp::Barrier barrier(2);
+        const ::pid_t waiter = mpshm_test::start_child([&] {
+            try {
+                barrier.wait(20s);
+                return 1;
+            } catch (const mp::BrokenBarrierError&) {
+                return 0;
+            }
+        });
+        ASSERT_TRUE(mpshm_test::eventually([&] { return barrier.n_waiting() == 1; }));
+        if (abort) {
+            barrier.abort();
+        } else {
+            barrier.reset();
+        }
+        EXPECT_EQ(exit_code(mpshm_test::wait_child(waiter)), 0) << (abort ? "abort" : "reset");
+        EXPECT_EQ(barrier.broken(), abort);
+    }
+}
+
+TEST(Barrier, ZeroPartiesIsRefused) {
+    EXPECT_THROW(mp::Barrier(0), std::invalid_argument);
+}
