@@ -72,6 +72,13 @@ class ClosedError : public Error {
     using Error::Error;
 };
 
+// Python's MemoryError: a Manager's segment has no room left. The operation
+// that needed the room changed nothing.
+class MemoryError : public Error {
+  public:
+    using Error::Error;
+};
+
 // Python's threading.BrokenBarrierError: the Barrier was aborted, reset
 // while parties waited, timed out, or lost a party that died waiting.
 class BrokenBarrierError : public Error {

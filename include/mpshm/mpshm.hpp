@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mpshm/errors.hpp>
+#include <mpshm/managers.hpp>
 #include <mpshm/process.hpp>
 #include <mpshm/queues.hpp>
 #include <mpshm/shared_memory.hpp>

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 
@@ -82,10 +83,44 @@ inline std::string python_char_repr(char c) {
     return out;
 }
 
+// repr(str) of CPython for UTF-8 text: single quotes unless the text holds
+// a single quote and no double quote; \\, \n, \r, \t and other control
+// characters escaped; everything else (UTF-8 included) as it is.
+inline std::string python_str_repr(std::string_view s) {
+    const bool double_quotes =
+        s.find('\'') != std::string_view::npos && s.find('"') == std::string_view::npos;
+    const char quote = double_quotes ? '"' : '\'';
+    std::string out(1, quote);
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == quote || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (u < 0x20 || u == 0x7f) {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[u >> 4U];
+            out += hex[u & 0xfU];
+        } else {
+            out += c;
+        }
+    }
+    out += quote;
+    return out;
+}
+
 template <typename T>
 void write_python_repr(std::ostream& os, const T& x) {
     if constexpr (std::is_same_v<T, bool>) {
         os << (x ? "True" : "False");
+    } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+        os << python_str_repr(x);
     } else if constexpr (std::is_same_v<T, char>) {
         os << python_char_repr(x);
     } else if constexpr (std::is_floating_point_v<T>) {

@@ -24,6 +24,7 @@ enum class Kind : std::uint16_t {
     condition = 6,
     barrier = 7,
     queue = 8,
+    manager = 9,
 };
 
 inline const char* kind_name(Kind k) {
@@ -44,6 +45,8 @@ inline const char* kind_name(Kind k) {
             return "Barrier";
         case Kind::queue:
             return "Queue";
+        case Kind::manager:
+            return "Manager";
     }
     return "unknown kind";
 }
