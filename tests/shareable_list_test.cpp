@@ -609,6 +609,7 @@ TEST(ShareableListPython, PrintsExactlyAsPythonsRepr) {
                                "\xf0\x9f\x98\x80",  // an emoji
                                "\xc2\x85",          // a C1 control
                                "\xef\xbf\xbf",      // a noncharacter
+                               "\xf3\xa0\x80\x81",  // U+E0001, a format character
                                Bytes{"b'q"},
                                Bytes{std::string("\0\xff\"'", 4)},
                                Bytes{"\t\\"},
@@ -626,7 +627,8 @@ TEST(ShareableListPython, PrintsExactlyAsPythonsRepr) {
                                None{}};
     const char* literal =
         "[\"it's\", 'say \"hi\"', 'both \\' and \"', 'tab\\tnl\\nbs\\\\cr\\r', '\\x01\\x7f', "
-        "'\\u00e9', '\\u00a0', '\\u200b', '\\U0001f600', '\\x85', '\\uffff', b\"b'q\", "
+        "'\\u00e9', '\\u00a0', '\\u200b', '\\U0001f600', '\\x85', '\\uffff', '\\U000e0001', "
+        "b\"b'q\", "
         "b'\\x00\\xff\"\\'', b'\\t\\\\', 0.1, 1e16, 1e-05, 123456789.0, -0.0, float('inf'), "
         "float('-inf'), float('nan'), -2**63, True, False, None]";
     const auto result = run_python(*python,
