@@ -313,24 +313,22 @@ TEST(Manager, ProcessesKilledInsideAllocationsLeaveOthersWorking) {
     auto numbers = manager.dict<std::string, std::int64_t>({{"a", 1}});
     const int rounds =
         std::getenv("MPSHM_KILL_ROUNDS") ? std::atoi(std::getenv("MPSHM_KILL_ROUNDS")) : 40;
+    mp::RawValue<std::int64_t> steps(0);  // the child's progress, counted under the lock
     for (int round = 0; round < rounds; ++round) {
-        mpshm_test::Pipe started;
+        const std::int64_t start = steps.load();
         const ::pid_t child = mpshm_test::start_child([&] {
-            started.signal();
             const std::string text(256, 'y');
             for (int i = 0;; ++i) {  // allocates and frees on every step, under the lock
                 const auto hold = manager.lock();
+                steps += 1;
                 lst.append(text.substr(0, static_cast<std::size_t>(16 + i % 200)));
                 while (lst.size() > 50) lst.pop(0);
             }
             return 0;
         });
-        ASSERT_TRUE(started.wait());
-        // Chaos, not synchronisation: let the child run a varying while.
-        const auto until =
-            std::chrono::steady_clock::now() + std::chrono::microseconds(50 * (round % 20));
-        while (std::chrono::steady_clock::now() < until) {
-        }
+        // Kill it after a varying number of steps: it is then almost always
+        // inside the lock, and often inside an allocation.
+        ASSERT_TRUE(mpshm_test::eventually([&] { return steps.load() >= start + 1 + round % 7; }));
         ::kill(child, SIGKILL);
         mpshm_test::wait_child(child);
         ASSERT_NO_THROW(lst.append("survivor")) << "round " << round;

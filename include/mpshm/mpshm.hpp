@@ -6,6 +6,7 @@
 #include <mpshm/managers.hpp>
 #include <mpshm/process.hpp>
 #include <mpshm/queues.hpp>
+#include <mpshm/shareable_list.hpp>
 #include <mpshm/shared_memory.hpp>
 #include <mpshm/sharedctypes.hpp>
 #include <mpshm/synchronize.hpp>

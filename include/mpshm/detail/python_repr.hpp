@@ -12,6 +12,8 @@
 #include <system_error>
 #include <type_traits>
 
+#include <mpshm/detail/python_str.hpp>
+
 namespace mpshm::detail {
 
 // repr(float) of CPython: the shortest digits that round-trip, positional
@@ -78,38 +80,6 @@ inline std::string python_char_repr(char c) {
         out += hex[u & 0xfU];
     } else {
         out += c;
-    }
-    out += quote;
-    return out;
-}
-
-// repr(str) of CPython for UTF-8 text: single quotes unless the text holds
-// a single quote and no double quote; \\, \n, \r, \t and other control
-// characters escaped; everything else (UTF-8 included) as it is.
-inline std::string python_str_repr(std::string_view s) {
-    const bool double_quotes =
-        s.find('\'') != std::string_view::npos && s.find('"') == std::string_view::npos;
-    const char quote = double_quotes ? '"' : '\'';
-    std::string out(1, quote);
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == quote || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\r') {
-            out += "\\r";
-        } else if (c == '\t') {
-            out += "\\t";
-        } else if (u < 0x20 || u == 0x7f) {
-            static constexpr char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[u >> 4U];
-            out += hex[u & 0xfU];
-        } else {
-            out += c;
-        }
     }
     out += quote;
     return out;
