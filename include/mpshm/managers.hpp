@@ -394,7 +394,10 @@ class List : public detail::ContainerHandle {
     };
 
     static List attach(std::string_view name) {
-        const auto [manager, object] = detail::split_object_name(name);
+        // Not a structured binding: clang 14 cannot capture one in a lambda.
+        const auto names = detail::split_object_name(name);
+        const std::string_view manager = names.first;
+        const std::string_view object = names.second;
         auto core = detail::ManagerCore::attach(manager);
         core->locked([&] { return core->find(object, tag(), "List"); });
         return List(std::move(core), std::string(object));
@@ -632,7 +635,10 @@ class Dict : public detail::ContainerHandle {
     };
 
     static Dict attach(std::string_view name) {
-        const auto [manager, object] = detail::split_object_name(name);
+        // Not a structured binding: clang 14 cannot capture one in a lambda.
+        const auto names = detail::split_object_name(name);
+        const std::string_view manager = names.first;
+        const std::string_view object = names.second;
         auto core = detail::ManagerCore::attach(manager);
         core->locked([&] { return core->find(object, tag(), "Dict"); });
         return Dict(std::move(core), std::string(object));
