@@ -63,6 +63,9 @@ TEST(Array, IsZeroFilledOrInitialised) {
     EXPECT_TRUE(empty.empty());
     EXPECT_EQ(printed(empty), "[]");
     EXPECT_THROW((mp::Array<int, 2>{1, 2, 3}), std::invalid_argument);
+    // A length whose byte size overflows is refused, not wrapped to a small segment.
+    EXPECT_THROW(mp::Array<int>(std::size_t{1} << 62U), std::invalid_argument);
+    EXPECT_THROW(mp::Array<std::int64_t>(SIZE_MAX / 4), std::invalid_argument);
 }
 
 TEST(Array, ElementsReadWriteAndUpdateInOneStep) {

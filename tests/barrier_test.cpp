@@ -84,6 +84,18 @@ TEST(Barrier, APartyKilledWhileWaitingBreaksItInsteadOfHanging) {
     EXPECT_FALSE(barrier.broken());
 }
 
+TEST(Barrier, TheLastArrivalDoesNotPassWhenAPartyDiedWaiting) {
+    mp::Barrier barrier(2);
+    const ::pid_t doomed = mpshm_test::start_child([&] {
+        barrier.wait();
+        return 0;
+    });
+    ASSERT_TRUE(mpshm_test::eventually([&] { return barrier.n_waiting() == 1; }));
+    mpshm_test::kill_and_reap(doomed);
+    EXPECT_THROW(barrier.wait(20s), mp::BrokenBarrierError);
+    EXPECT_TRUE(barrier.broken());
+}
+
 TEST(Barrier, ATimeoutBreaksItNearTheDeadline) {
     mp::Barrier barrier(2);
     const auto start = std::chrono::steady_clock::now();

@@ -103,6 +103,27 @@ TEST(Lock, ReleasingALockNotHeldIsAnError) {
     EXPECT_THROW(rlock.release(), std::invalid_argument);
 }
 
+TEST(RLock, AWrongReleaseFromAnotherProcessChangesNothing) {
+    mp::RLock lock;
+    lock.acquire();
+    lock.acquire();
+    const int status = run_in_child([&] {
+        try {
+            lock.release();  // not this process's lock
+            return 1;
+        } catch (const std::invalid_argument&) {
+            return 0;
+        }
+    });
+    EXPECT_EQ(exit_code(status), 0);
+    EXPECT_EQ(lock.depth(), 2U);
+    lock.release();
+    lock.release();
+    EXPECT_EQ(lock.depth(), 0U);
+    EXPECT_TRUE(lock.acquire(false));
+    lock.release();
+}
+
 TEST(Lock, ReacquiringFromTheOwnerThrowsInsteadOfDeadlocking) {
     mp::Lock lock;
     lock.acquire();

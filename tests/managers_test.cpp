@@ -286,6 +286,12 @@ TEST(Manager, AFullHeapThrowsMemoryErrorAndChangesNothing) {
     const auto before = d.items();
     EXPECT_THROW(d.update({{"new1", chunk}, {"new2", chunk}, {"new3", chunk}}), mp::MemoryError);
     EXPECT_EQ(d.items(), before) << "a failed update must change nothing";
+    // A key new to the dict, repeated, in an update that runs out of room:
+    // undone without touching what the repeat had replaced.
+    EXPECT_THROW(
+        d.update({{"twice", chunk}, {"twice", chunk + "!"}, {"more", chunk}, {"and", chunk}}),
+        mp::MemoryError);
+    EXPECT_EQ(d.items(), before);
     lst.clear();
     EXPECT_NO_THROW(lst.append("room again"));
 }

@@ -144,6 +144,19 @@ TEST(SharedMemory, CreatorDestructionRemovesTheName) {
     EXPECT_THROW(mp::SharedMemory{name}, mp::FileNotFoundError);
 }
 
+TEST(SharedMemory, ACreatorNeverRemovesANameThatNowStandsForAnotherSegment) {
+    const std::string name = unique_name("reused");
+    SegmentCleanup cleanup(name);
+    {
+        mp::SharedMemory first({.name = name, .create = true, .size = 16});
+        ::shm_unlink(("/" + name).c_str());  // someone else removes the name...
+        mp::SharedMemory second(
+            {.name = name, .create = true, .size = 32, .track = false});  // ...and reuses it
+    }
+    ASSERT_TRUE(segment_exists(name)) << "the first creator removed the second's segment";
+    EXPECT_EQ(mp::SharedMemory(name).size(), 32U);
+}
+
 TEST(SharedMemory, AttacherDestructionKeepsTheName) {
     mp::SharedMemory creator({.create = true, .size = 16});
     {

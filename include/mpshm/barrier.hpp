@@ -167,8 +167,7 @@ class Barrier : public detail::SharedPrimitive<detail::BarrierState> {
         detail::Deadline next =
             std::chrono::steady_clock::now() + detail::barrier_liveness_interval;
         if (deadline && *deadline < *next) next = deadline;
-        state().wakeup.wait(mutex(), next);
-        if (mutex().previous_owner_died()) break_barrier();
+        wait_state(state().wakeup, next, [this] { break_barrier(); });
     }
 
     unsigned wait_until(const detail::Deadline& deadline) {
@@ -180,6 +179,12 @@ class Barrier : public detail::SharedPrimitive<detail::BarrierState> {
             reap_dead_parties();
         }
         if (s.phase < 0) broken_error();
+        // A party that died waiting can never arrive: the barrier breaks now,
+        // even for the party that would have been the last.
+        if (reap_dead_parties()) {
+            break_barrier();
+            broken_error();
+        }
         const std::uint32_t index = s.count++;
         std::uint32_t slot = 0;
         while (slots()[slot] != 0) ++slot;  // count < parties, so a slot is free

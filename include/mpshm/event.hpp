@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -56,10 +57,15 @@ class Event : public detail::SharedPrimitive<detail::EventState> {
         return Base::layout(detail::Kind::event, "Event", 0x4576656e74000001ULL);
     }
 
+    // Like Python's, waits for one set(): if the flag is cleared again before
+    // this waiter runs, it returns false instead of sleeping on.
     bool wait_until(const detail::Deadline& deadline) {
         const std::lock_guard hold(mutex());
-        while (state().flag == 0) {
-            if (!state().wakeup.wait(mutex(), deadline)) break;
+        auto& wakeup = state().wakeup;
+        const std::uint32_t entered = std::atomic_ref<std::uint32_t>(wakeup.sequence).load();
+        while (state().flag == 0 &&
+               std::atomic_ref<std::uint32_t>(wakeup.sequence).load() == entered) {
+            if (!wakeup.wait(mutex(), deadline)) break;
         }
         return state().flag != 0;
     }

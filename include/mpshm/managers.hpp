@@ -99,7 +99,14 @@ class ManagerCore {
     template <typename F>
     decltype(auto) locked(F&& f) {
         const std::lock_guard hold(lock_);
-        if (lock_.previous_owner_died()) rebuild();
+        // Counted in the header, so that the recovery is acted on once,
+        // whichever acquisition (nested, another handle's) made it.
+        auto& header = segment_->header();
+        const std::uint32_t recoveries = header.recovery_count().load(std::memory_order_relaxed);
+        if (header.repaired != recoveries) {
+            rebuild();
+            header.repaired = recoveries;
+        }
         if (state_->damaged != 0) {
             throw CorruptSegmentError(
                 segment_message(name(), "cannot use Manager",
@@ -212,6 +219,9 @@ class ManagerCore {
                 saved.push_back({std::string(it->name(), it->name_length()), object->tag,
                                  object->kind, save(object->keys), save(object->values)});
             }
+            // From here until all is restored, the containers exist only in
+            // this process: if it dies too, the next user is told, not misled.
+            state_->damaged = 1;
             std::byte* base = segment_->data() + state_->heap_offset;
             heap_ = ManagedHeap(bip::create_only, base, state_->heap_size);
             for (const auto& s : saved) {
@@ -221,6 +231,7 @@ class ManagerCore {
                 restore(s.values, object->values);
             }
             ++state_->generation;
+            state_->damaged = 0;
         } catch (...) {
             state_->damaged = 1;
         }
@@ -730,7 +741,9 @@ class Dict : public detail::ContainerHandle {
                 o.keys.truncate(before);
                 o.values.truncate(before);
                 for (auto it = replaced.rbegin(); it != replaced.rend(); ++it) {
-                    o.values.set(it->first, ValueCodec::bytes(it->second), heap());
+                    // A key added by this update and then repeated is gone already.
+                    if (it->first < before)
+                        o.values.set(it->first, ValueCodec::bytes(it->second), heap());
                 }
                 throw;
             }

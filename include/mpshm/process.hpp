@@ -455,7 +455,10 @@ class Process {
         state.counter = 0;
         state.children.clear();
         const int code = detail::run_target(name_, [this] { target_->run_here(); });
-        detail::exit_cleanup();
+        try {
+            detail::exit_cleanup();
+        } catch (...) {  // never let the child unwind into its parent's code
+        }
         std::cout.flush();
         std::cerr.flush();
         std::fflush(nullptr);
@@ -690,7 +693,10 @@ inline void freeze_support() {
         std::fprintf(stderr, "%s\n", e.what());
         code = 1;
     }
-    detail::exit_cleanup();
+    try {
+        detail::exit_cleanup();
+    } catch (...) {  // never let the child unwind into main()
+    }
     std::cout.flush();
     std::fflush(nullptr);
     std::exit(code);

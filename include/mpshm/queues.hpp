@@ -163,7 +163,7 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     }
     void wait_all_done() {
         const auto hold = locked();
-        while (state().unfinished != 0) state().all_done.wait(mutex(), std::nullopt);
+        while (state().unfinished != 0) wait(state().all_done, std::nullopt);
     }
 
   private:
@@ -185,6 +185,10 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     // the item count may be one off: count the records again.
     [[nodiscard]] std::unique_lock<Lock> locked() const {
         return lock_state([this] { recount(); });
+    }
+
+    bool wait(detail::Wakeup& wakeup, const detail::Deadline& deadline) const {
+        return wait_state(wakeup, deadline, [this] { recount(); });
     }
 
     void recount() const {
@@ -239,7 +243,7 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
         const auto hold = locked();
         auto& s = state();
         while (!has_room(bytes)) {
-            if (!block || !s.not_full.wait(mutex(), deadline)) {
+            if (!block || !wait(s.not_full, deadline)) {
                 if (!has_room(bytes))
                     throw Full(detail::segment_message(name(), "cannot put", "the queue is full"));
             }
@@ -257,7 +261,7 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
         const auto hold = locked();
         auto& s = state();
         while (s.read_pos == s.write_pos) {
-            if (!block || !s.not_empty.wait(mutex(), deadline)) {
+            if (!block || !wait(s.not_empty, deadline)) {
                 if (s.read_pos == s.write_pos)
                     throw Empty(
                         detail::segment_message(name(), "cannot get", "the queue is empty"));
@@ -271,7 +275,7 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
         }
         T item = read_record(s.read_pos + header, n);
         s.read_pos += header + n;  // the record is gone from here on
-        --s.items;
+        if (s.items != 0) --s.items;
         s.not_full.notify(1);
         return item;
     }

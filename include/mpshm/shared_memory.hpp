@@ -86,6 +86,7 @@ class SharedMemory {
     SharedMemory(SharedMemory&& other) noexcept
         : name_(std::move(other.name_)),
           mapping_(std::move(other.mapping_)),
+          identity_(other.identity_),
           creator_pid_(std::exchange(other.creator_pid_, no_pid)),
           unlink_called_(std::exchange(other.unlink_called_, true)) {}
 
@@ -94,6 +95,7 @@ class SharedMemory {
             release();
             name_ = std::move(other.name_);
             mapping_ = std::move(other.mapping_);
+            identity_ = other.identity_;
             creator_pid_ = std::exchange(other.creator_pid_, no_pid);
             unlink_called_ = std::exchange(other.unlink_called_, true);
         }
@@ -159,6 +161,7 @@ class SharedMemory {
 
     void create(const std::string& name, const Options& options) {
         mapping_ = detail::os::create_segment(name, options.size, options.mode);
+        identity_ = mapping_.identity;
         name_ = name;
         creator_pid_ = options.track ? detail::os::current_pid() : no_pid;
     }
@@ -166,6 +169,7 @@ class SharedMemory {
     void attach(const std::string& name) {
         detail::validate_name(name);
         mapping_ = detail::os::open_segment(name);
+        identity_ = mapping_.identity;
         name_ = name;
     }
 
@@ -178,14 +182,20 @@ class SharedMemory {
     // Unlinks only in the creating process: a fork()ed child's copy of the
     // object must not remove its parent's segment. Errors are ignored: a peer
     // (or CPython's resource tracker) may have unlinked the name already.
+    // Nor a name that now stands for another segment (unlinked by someone
+    // else and made again): that one is not ours to remove.
     void release() noexcept {
-        if (owns_name()) (void)detail::os::unlink_segment(name_);
+        if (owns_name()) {
+            const auto now = detail::os::identity_of_name(name_);
+            if (now && *now == identity_) (void)detail::os::unlink_segment(name_);
+        }
         unlink_called_ = true;
         close();
     }
 
     std::string name_;
     detail::os::Mapping mapping_;
+    detail::os::Identity identity_;  // kept after close(), to check the name before unlinking
     pid_type creator_pid_ = no_pid;  // set only when this object must unlink
     bool unlink_called_ = false;
 };

@@ -89,18 +89,16 @@ class BasicLock {
 
     // Releasing a lock this thread does not hold is an error, as in Python.
     void release() {
-        // Only the owner changes the depth, and only while it holds the lock;
-        // a wrong release is undone when the mutex refuses it.
-        auto depth = segment_->header().depth();
-        const std::uint32_t before = depth.load(std::memory_order_relaxed);
-        if (before != 0) depth.store(before - 1, std::memory_order_relaxed);
-        if (mutex_->unlock()) {
-            if (holds_ != 0) --holds_;
-        } else {
-            depth.store(before, std::memory_order_relaxed);
+        if (!mutex_->held_by_me()) {
             throw std::invalid_argument(segment_message(segment_->name(), "cannot release",
                                                         "the lock is not held by this thread"));
         }
+        // Only the owner changes the depth, and only while it holds the lock.
+        auto depth = segment_->header().depth();
+        const std::uint32_t before = depth.load(std::memory_order_relaxed);
+        if (before != 0) depth.store(before - 1, std::memory_order_relaxed);
+        (void)mutex_->unlock();  // cannot fail: this thread holds it
+        if (holds_ != 0) --holds_;
     }
 
     // How many times the owning thread holds the lock (1 for a held Lock).

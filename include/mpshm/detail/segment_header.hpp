@@ -112,6 +112,7 @@ struct SegmentHeader {
     std::uint64_t checksum;            // of every field above but magic
     std::uint32_t recoveries;          // times a dead owner's lock was recovered (atomic)
     std::uint32_t lock_depth;          // how often the owner holds `lock` (atomic)
+    std::uint32_t repaired;            // `recoveries` whose damage the object has repaired
     alignas(64) RobustMutex lock;      // used when lock_kind is lock or rlock
 
     [[nodiscard]] std::uint64_t compute_checksum() const {

@@ -58,13 +58,36 @@ class SharedPrimitive : protected Synchronized<std::byte, Lock> {
     }
     [[nodiscard]] Lock& mutex() const noexcept { return this->get_lock(); }
 
-    // Takes the internal lock. If its last holder died holding it, the state
-    // may be half-changed: REPAIR puts it right before anyone reads it.
+    // Takes the internal lock. If a holder died holding it since the state
+    // was last repaired, the state may be half-changed: REPAIR puts it right
+    // before anyone reads it. (Counted in the header, not taken from this
+    // acquisition, so that a recovery seen by any acquisition, nested or in
+    // a wait, is repaired exactly once.)
     template <typename Repair>
     [[nodiscard]] std::unique_lock<Lock> lock_state(Repair&& repair) const {
         std::unique_lock<Lock> hold(mutex());
-        if (mutex().previous_owner_died()) repair();
+        repair_if_needed(repair);
         return hold;
+    }
+
+    // Wakeup::wait for a state guarded by lock_state: the lock is taken
+    // again inside, possibly from a holder that died meanwhile.
+    template <typename Repair>
+    bool wait_state(Wakeup& wakeup, const Deadline& deadline, Repair&& repair) const {
+        const bool in_time = wakeup.wait(mutex(), deadline);
+        repair_if_needed(repair);
+        return in_time;
+    }
+
+  private:
+    template <typename Repair>
+    void repair_if_needed(Repair& repair) const {
+        auto& header = this->segment()->header();
+        const std::uint32_t recoveries = header.recovery_count().load(std::memory_order_relaxed);
+        if (header.repaired != recoveries) {
+            repair();
+            header.repaired = recoveries;
+        }
     }
 };
 

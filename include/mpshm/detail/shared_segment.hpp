@@ -82,7 +82,8 @@ class SharedSegment {
                                                  const SegmentOptions& options, Init&& init) {
         const std::size_t offset = data_offset_for(layout.elem_align);
         const std::uint64_t bytes = count * layout.elem_size;
-        if (count != 0 && bytes / count != layout.elem_size) {
+        if ((count != 0 && bytes / count != layout.elem_size) ||
+            bytes > SharedMemory::max_size - offset) {
             throw std::invalid_argument("mpshm: " + std::string(layout.type_name) + " of " +
                                         std::to_string(count) + " elements is too large");
         }

@@ -2,8 +2,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -14,6 +17,19 @@
 #include <mpshm/errors.hpp>
 
 namespace mpshm::detail::posix {
+
+// This thread's id, without a system call after the first. A fork()ed child
+// is a new thread with a new id: the cache is reset for it.
+inline thread_local ::pid_t cached_tid = 0;
+inline ::pid_t current_tid() noexcept {
+    static const bool reset_on_fork = [] {
+        ::pthread_atfork(nullptr, nullptr, [] { cached_tid = 0; });
+        return true;
+    }();
+    (void)reset_on_fork;
+    if (cached_tid == 0) cached_tid = static_cast<::pid_t>(::syscall(SYS_gettid));
+    return cached_tid;
+}
 
 // Why hand-written: Boost.Interprocess's mutexes are not robust (1.74), and
 // from 1.78 an owner's death leaves them unusable for good. A process killed
@@ -68,6 +84,13 @@ class RobustMutex {
 
     // Returns false if the calling thread does not hold the lock.
     [[nodiscard]] bool unlock() noexcept { return pthread_mutex_unlock(&mutex_) == 0; }
+
+    // Whether the calling thread holds the lock. glibc keeps the owner's
+    // thread id in the mutex (part of its published struct layout).
+    [[nodiscard]] bool held_by_me() const noexcept {
+        return (static_cast<unsigned>(mutex_.__data.__owner) & FUTEX_TID_MASK) ==
+               static_cast<unsigned>(current_tid());
+    }
 
   private:
     static void check(int err, const char* what) {
