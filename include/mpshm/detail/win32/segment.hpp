@@ -39,7 +39,7 @@ inline std::optional<Identity> identity_of_name(const std::string&) {
 inline Mapping create_segment(const std::string& name, std::size_t size, unsigned /*mode*/) {
     try {
         bip::windows_shared_memory shm(bip::create_only, name.c_str(), bip::read_write, size);
-        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size};
+        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size, Identity{}};
     } catch (const bip::interprocess_exception& e) {
         rethrow_boost(name, "cannot create", e);
     }
@@ -52,7 +52,7 @@ inline Mapping open_segment(const std::string& name) {
         if (size == 0) {
             throw CorruptSegmentError(segment_message(name, "cannot attach", "segment is empty"));
         }
-        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size};
+        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size, Identity{}};
     } catch (const bip::interprocess_exception& e) {
         rethrow_boost(name, "cannot attach", e);
     }
