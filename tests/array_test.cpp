@@ -13,26 +13,14 @@
 #include "support/test_support.hpp"
 
 namespace mp = mpshm;
+using mpshm_test::contains;
+using mpshm_test::error_of;
 using mpshm_test::exit_code;
 using mpshm_test::run_in_child;
 using mpshm_test::run_in_children;
 using mpshm_test::segment_exists;
 
 namespace {
-
-template <typename Exception, typename Call>
-std::string error_of(Call&& call) {
-    try {
-        call();
-    } catch (const Exception& e) {
-        return e.what();
-    }
-    return "(no exception)";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
-}
 
 template <typename A>
 std::string printed(const A& a) {

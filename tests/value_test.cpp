@@ -15,6 +15,8 @@
 
 namespace mp = mpshm;
 using namespace std::chrono_literals;
+using mpshm_test::contains;
+using mpshm_test::error_of;
 using mpshm_test::exit_code;
 using mpshm_test::Pipe;
 using mpshm_test::run_in_child;
@@ -25,20 +27,6 @@ namespace {
 
 constexpr int processes = 4;
 constexpr int increments = 100'000;
-
-template <typename Exception, typename Call>
-std::string error_of(Call&& call) {
-    try {
-        call();
-    } catch (const Exception& e) {
-        return e.what();
-    }
-    return "(no exception)";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
-}
 
 struct Point {
     std::int32_t x;

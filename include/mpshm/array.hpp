@@ -246,12 +246,7 @@ class Array : public detail::Synchronized<T, LockPolicy> {
     // Prints as Python prints list(a): [1, 2, 3].
     friend std::ostream& operator<<(std::ostream& os, const Array& a) {
         const std::vector<T> values = a.to_vector();
-        os << '[';
-        for (std::size_t i = 0; i < values.size(); ++i) {
-            if (i != 0) os << ", ";
-            detail::write_python_repr(os, values[i]);
-        }
-        return os << ']';
+        return detail::write_python_list(os, values);
     }
 
   private:

@@ -563,12 +563,7 @@ class List : public detail::ContainerHandle {
     // Prints as Python prints a list: [1, 2, 'three'].
     friend std::ostream& operator<<(std::ostream& os, const List& list) {
         const std::vector<T> values = list.to_vector();
-        os << '[';
-        for (std::size_t i = 0; i < values.size(); ++i) {
-            if (i != 0) os << ", ";
-            detail::write_python_repr(os, values[i]);
-        }
-        return os << ']';
+        return detail::write_python_list(os, values);
     }
 
   private:

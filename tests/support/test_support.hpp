@@ -151,6 +151,21 @@ inline void kill_and_reap(::pid_t pid) {
     wait_child(pid);
 }
 
+// What CALL throws as EXCEPTION, or "(no exception)".
+template <typename Exception, typename Call>
+std::string error_of(Call&& call) {
+    try {
+        call();
+    } catch (const Exception& e) {
+        return e.what();
+    }
+    return "(no exception)";
+}
+
+inline bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
+
 // The exit code of a child that exited normally, or -signal if it was killed.
 inline int exit_code(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);

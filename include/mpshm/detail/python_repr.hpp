@@ -61,28 +61,7 @@ inline std::string python_float_repr(double x) {
 
 // repr(bytes([c])) of CPython, as ctypes' c_char prints: b'a', b'\n', b"'".
 inline std::string python_char_repr(char c) {
-    const auto u = static_cast<unsigned char>(c);
-    const char quote = c == '\'' ? '"' : '\'';
-    std::string out = "b";
-    out += quote;
-    if (c == '\\') {
-        out += "\\\\";
-    } else if (c == '\t') {
-        out += "\\t";
-    } else if (c == '\n') {
-        out += "\\n";
-    } else if (c == '\r') {
-        out += "\\r";
-    } else if (u < 0x20 || u >= 0x7f) {
-        static constexpr char hex[] = "0123456789abcdef";
-        out += "\\x";
-        out += hex[u >> 4U];
-        out += hex[u & 0xfU];
-    } else {
-        out += c;
-    }
-    out += quote;
-    return out;
+    return python_bytes_repr(std::string_view(&c, 1));
 }
 
 template <typename T>
@@ -106,6 +85,19 @@ void write_python_repr(std::ostream& os, const T& x) {
     } else {
         os << x;  // a user type with its own operator<<
     }
+}
+
+// Python's repr of a list: [1, 2.5, 'three'].
+template <typename Range>
+std::ostream& write_python_list(std::ostream& os, const Range& values) {
+    os << '[';
+    bool first = true;
+    for (const auto& value : values) {
+        if (!first) os << ", ";
+        first = false;
+        write_python_repr(os, value);
+    }
+    return os << ']';
 }
 
 }  // namespace mpshm::detail
