@@ -11,7 +11,7 @@ int secret = 0;  // set by the parent; a spawned child starts from scratch
 void worker(mp::Value<int>& seen, mp::Array<double, 3>& data, std::string greeting) {
     seen.store(secret);  // 0 here: this is not a fork
     for (std::ptrdiff_t i = 0; i < 3; ++i) data[i] *= 2;
-    std::cout << "child " << mp::current_process().name << " got: " << greeting << std::endl;
+    std::cout << "child " << mp::current_process().name() << " got: " << greeting << std::endl;
 }
 
 int main() {

@@ -36,8 +36,8 @@ void increment_all(mp::Value<int>& v, mp::Array<int, 10>& a) {
 void report_image(mp::Value<int>& marker, mp::Value<std::int64_t>& parent_pid,
                   mp::SharedMemory& shm, std::string text, int number) {
     marker.store(g_marker);
-    parent_pid.store(mp::parent_process() ? mp::parent_process()->pid : -1);
-    const std::string name = mp::current_process().name;
+    parent_pid.store(mp::parent_process() ? mp::parent_process()->pid() : -1);
+    const std::string name = mp::current_process().name();
     const std::string line = name + "|" + text + "|" + std::to_string(number);
     std::copy(line.begin(), line.end(), reinterpret_cast<char*>(shm.buf().data()));
 }
@@ -251,11 +251,11 @@ TEST_P(ProcessTest, ActiveChildrenListsTheRunningAndReapsTheRest) {
     const auto active = mp::active_children();
     EXPECT_EQ(active, std::vector<mp::Process*>{&sleeper});
     EXPECT_EQ(quick.exitcode(), 0);
-    EXPECT_TRUE(reaped_already(*quick.pid())) << "active_children() reaps finished children";
+    EXPECT_TRUE(reaped_already(quick.pid())) << "active_children() reaps finished children";
     sleeper.kill();
     sleeper.join();
     EXPECT_TRUE(mp::active_children().empty());
-    EXPECT_TRUE(reaped_already(*sleeper.pid()));
+    EXPECT_TRUE(reaped_already(sleeper.pid()));
 }
 
 TEST_P(ProcessTest, DestroyingAProcessLeavesNoZombie) {
@@ -263,7 +263,7 @@ TEST_P(ProcessTest, DestroyingAProcessLeavesNoZombie) {
     {
         mp::Process p(options(), succeed);
         p.start();
-        pid = *p.pid();
+        pid = p.pid();
     }
     EXPECT_TRUE(reaped_already(pid));
 }
@@ -280,7 +280,9 @@ TEST_P(ProcessTest, NamesFollowPython) {
     EXPECT_EQ(named.name(), "worker");
     named.name("renamed");
     EXPECT_EQ(named.name(), "renamed");
-    EXPECT_EQ(mp::current_process().name, "MainProcess");
+    EXPECT_EQ(mp::current_process().name(), "MainProcess");
+    EXPECT_EQ(mp::current_process().pid(), ::getpid());
+    EXPECT_THROW((void)named.pid(), std::logic_error) << "no pid before start()";
     EXPECT_FALSE(mp::parent_process().has_value());
     std::ostringstream repr;
     repr << named;
@@ -307,6 +309,21 @@ TEST_P(ProcessTest, ALambdaWithoutCapturesIsATarget) {
     p.join();
     EXPECT_EQ(p.exitcode(), 0);
     EXPECT_EQ(v.load(), 6);
+}
+
+TEST_P(ProcessTest, ALambdaWithCapturesServesForkOnly) {
+    mp::Value<int> v(1);
+    int factor = 7;
+    mp::Process p(options(), [&v, factor] { v *= factor; });
+    if (GetParam() == mp::StartMethod::spawn) {
+        EXPECT_THROW(p.start(), mp::Error) << "spawn cannot rebuild what a lambda captured";
+        EXPECT_FALSE(p.is_alive());
+        return;
+    }
+    p.start();
+    p.join();
+    EXPECT_EQ(p.exitcode(), 0);
+    EXPECT_EQ(v.load(), 7);
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessTest,

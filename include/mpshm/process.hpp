@@ -33,6 +33,7 @@
 #include <mpshm/detail/posix/process.hpp>
 #include <mpshm/detail/process_state.hpp>
 #include <mpshm/detail/spawn_args.hpp>
+#include <mpshm/detail/spawn_hook.hpp>
 #include <mpshm/errors.hpp>
 
 namespace mpshm {
@@ -44,6 +45,7 @@ inline std::string_view to_string(StartMethod m) {
 // Python's set_start_method(): once per program unless FORCE, and not after
 // get_start_method() fixed the default (Python raises RuntimeError).
 inline void set_start_method(StartMethod method, bool force = false) {
+    detail::dispatch_if_spawned();
     auto& state = detail::process_state();
     const std::lock_guard lock(state.mutex);
     if (state.start_method && !force) {
@@ -54,6 +56,7 @@ inline void set_start_method(StartMethod method, bool force = false) {
 
 // Python's get_start_method(): fork on POSIX unless set otherwise.
 inline StartMethod get_start_method() {
+    detail::dispatch_if_spawned();
     auto& state = detail::process_state();
     const std::lock_guard lock(state.mutex);
     if (!state.start_method) state.start_method = StartMethod::fork;
@@ -145,10 +148,11 @@ class Target final : public TargetBase {
                   "mpshm::Process: an argument cannot travel to a child process. Pass shared "
                   "objects (Value, Array, SharedMemory, Lock, ...), plain trivially copyable "
                   "values, or strings; or specialise mpshm::detail::arg_traits for your type.");
-    static_assert(spawnable_target<F> || stateless_target<F>,
-                  "mpshm::Process: the target must be a function or a lambda without captures, so "
-                  "that a spawned child (a fresh run of this program) can find it again; pass what "
-                  "a lambda would capture as arguments instead.");
+    // A function or a lambda without captures can be found again by a
+    // spawned child; any other callable (a lambda with captures) serves fork
+    // only, and start() under spawn refuses it, as Python's spawn refuses a
+    // target it cannot pickle.
+    static constexpr bool travels = spawnable_target<F> || stateless_target<F>;
 
   public:
     template <typename Fn, typename... Args>
@@ -166,8 +170,12 @@ class Target final : public TargetBase {
     }
 
     [[nodiscard]] SpawnEntry entry() const override {
-        (void)registered;  // instantiates the registration below
-        return &run_spawned;
+        if constexpr (travels) {
+            (void)registered;  // instantiates the registration below
+            return &run_spawned;
+        } else {
+            return nullptr;
+        }
     }
 
     [[nodiscard]] std::intptr_t target_offset() const override {
@@ -196,10 +204,12 @@ class Target final : public TargetBase {
         std::tuple<decltype(arg_traits<A>::decode(in))...> live{arg_traits<A>::decode(in)...};
         if constexpr (spawnable_target<F>) {
             std::apply(code_at<std::remove_pointer_t<F>>(target_offset), live);
-        } else {
+        } else if constexpr (stateless_target<F>) {
             (void)target_offset;
             F fn{};
             std::apply(fn, live);
+        } else {
+            (void)target_offset;
         }
     }
 
@@ -242,8 +252,7 @@ inline std::optional<std::string> from_hex(std::string_view hex) {
     return out;
 }
 
-// Set during static initialisation of a spawned child: lets start() tell a
-// child whose main() forgot freeze_support() from a parent.
+// Set during static initialisation of a spawned child.
 inline const bool spawned_by_mpshm = std::getenv(spawn_variable.data()) != nullptr;
 
 inline void exit_cleanup();
@@ -253,8 +262,10 @@ inline void exit_cleanup();
 // Python's multiprocessing.Process. The target runs in a child process with
 // its arguments: under fork, in a copy of this process; under spawn, in a
 // fresh run of this executable, where every shared argument is attached by
-// name and plain values arrive as bytes. A spawned child must reach
-// mpshm::freeze_support() at the top of main().
+// name and plain values arrive as bytes. A spawned child runs its target at
+// mpshm::freeze_support(), best called first in main() (Python's
+// `if __name__ == "__main__":`); without it, at the first mpshm call main()
+// makes, so only what main() does before that runs twice.
 class Process {
   public:
     // Python: Process(target=worker, args=(v, a)).
@@ -270,6 +281,7 @@ class Process {
               std::forward<F>(target), std::forward<Args>(args)...)),
           daemon_(options.daemon),
           method_(options.start_method) {
+        detail::dispatch_if_spawned();
         auto& state = detail::process_state();
         {
             const std::lock_guard lock(state.mutex);
@@ -302,11 +314,7 @@ class Process {
         if (state.daemon) {
             throw std::logic_error("mpshm: daemonic processes are not allowed to have children");
         }
-        if (detail::spawned_by_mpshm && !state.spawned) {
-            throw Error(
-                "mpshm: this process was spawned by mpshm, but its main() did not call "
-                "mpshm::freeze_support() first; add that line at the top of main()");
-        }
+        detail::dispatch_if_spawned();
         method_ = method_.value_or(get_start_method());
         starter_pid_ = static_cast<std::int64_t>(::getpid());
         if (*method_ == StartMethod::fork) {
@@ -395,10 +403,15 @@ class Process {
         return pidfd_;
     }
 
-    [[nodiscard]] std::optional<std::int64_t> pid() const noexcept {
-        return started_ ? std::optional<std::int64_t>(pid_) : std::nullopt;
+    // The child's process id (Python's pid). Before start() there is none,
+    // and std::logic_error is thrown rather than a number kill() would
+    // misread (0 and -1 name whole process groups).
+    [[nodiscard]] int pid() const {
+        if (!started_)
+            throw std::logic_error("mpshm: " + name_ + " has no pid: it was not started");
+        return static_cast<int>(pid_);
     }
-    [[nodiscard]] std::optional<std::int64_t> ident() const noexcept { return pid(); }
+    [[nodiscard]] int ident() const { return pid(); }
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
     void name(std::string name) { name_ = std::move(name); }
     [[nodiscard]] bool daemon() const noexcept { return daemon_; }
@@ -466,6 +479,12 @@ class Process {
     }
 
     void start_spawn() {
+        if (target_->entry() == nullptr) {
+            throw Error("mpshm: " + name_ +
+                        ": the spawn start method needs a target a fresh run of the program can "
+                        "find again: a function or a lambda without captures (pass what the lambda "
+                        "captures as arguments); this target serves fork only");
+        }
         const auto anchor = reinterpret_cast<std::intptr_t>(&detail::spawn_anchor);
         Dl_info anchor_info{};
         ::dladdr(reinterpret_cast<void*>(anchor), &anchor_info);
@@ -613,18 +632,32 @@ inline void exit_cleanup() {
 
 }  // namespace detail
 
-// What current_process() and parent_process() describe.
-struct ProcessInfo {
-    std::string name;
-    std::int64_t pid = 0;
-    bool daemon = false;
+// What current_process() and parent_process() describe; the accessors
+// are spelled as Process's.
+class ProcessInfo {
+  public:
+    ProcessInfo(std::string name, std::int64_t pid, bool daemon)
+        : name_(std::move(name)), pid_(pid), daemon_(daemon) {}
+    [[nodiscard]] const std::string& name() const noexcept { return name_; }
+    [[nodiscard]] int pid() const noexcept { return static_cast<int>(pid_); }
+    [[nodiscard]] int ident() const noexcept { return pid(); }
+    [[nodiscard]] bool daemon() const noexcept { return daemon_; }
+    // Python's parent_process().is_alive(): the parent still runs.
+    [[nodiscard]] bool is_alive() const noexcept {
+        return pid_ > 0 && (::kill(static_cast<::pid_t>(pid_), 0) == 0 || errno == EPERM);
+    }
+
+  private:
+    std::string name_;
+    std::int64_t pid_;
+    bool daemon_;
 };
 
 // Python's current_process(): MainProcess in the parent, Process-N in a child.
 inline ProcessInfo current_process() {
     auto& state = detail::process_state();
     const std::lock_guard lock(state.mutex);
-    return {state.name, static_cast<std::int64_t>(::getpid()), state.daemon};
+    return ProcessInfo(state.name, static_cast<std::int64_t>(::getpid()), state.daemon);
 }
 
 // Python's parent_process(): nullopt in the main process.
@@ -632,7 +665,7 @@ inline std::optional<ProcessInfo> parent_process() {
     auto& state = detail::process_state();
     const std::lock_guard lock(state.mutex);
     if (!state.parent) return std::nullopt;
-    return ProcessInfo{state.parent->name, state.parent->pid, false};
+    return ProcessInfo(state.parent->name, state.parent->pid, false);
 }
 
 // Python's active_children(): the children still running; reaps the rest.
@@ -658,6 +691,7 @@ inline void freeze_support() {
     if (hex == nullptr) return;
     const std::optional<std::string> payload = detail::from_hex(hex);
     ::unsetenv(detail::spawn_variable.data());  // not for this child's own children
+    detail::spawn_dispatcher() = nullptr;
     auto& state = detail::process_state();
     state.spawned = true;
     int code = 1;
@@ -701,6 +735,16 @@ inline void freeze_support() {
     std::fflush(nullptr);
     std::exit(code);
 }
+
+namespace detail {
+// In a spawned child whose main() does not call freeze_support(), the first
+// mpshm call that main() makes runs the target instead (see spawn_hook.hpp).
+inline void dispatch_spawned_child() {
+    if (spawned_by_mpshm && !process_state().spawned) freeze_support();
+}
+inline const bool spawn_dispatcher_installed =
+    spawned_by_mpshm ? (spawn_dispatcher() = &dispatch_spawned_child, true) : false;
+}  // namespace detail
 
 // Python's get_context(method): a start method for the processes made through it.
 class Context {

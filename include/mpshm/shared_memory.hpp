@@ -14,6 +14,7 @@
 
 #include <mpshm/detail/names.hpp>
 #include <mpshm/detail/os.hpp>
+#include <mpshm/detail/spawn_hook.hpp>
 #include <mpshm/errors.hpp>
 
 namespace mpshm {
@@ -45,6 +46,7 @@ class SharedMemory {
 
     // Python: SharedMemory(name=None, create=False, size=0).
     explicit SharedMemory(const Options& options) {
+        detail::dispatch_if_spawned();
         if (!options.create) {
             if (!options.name) {
                 throw std::invalid_argument(
@@ -78,7 +80,10 @@ class SharedMemory {
     }
 
     // Python: SharedMemory(name): attach to an existing segment.
-    explicit SharedMemory(std::string_view name) { attach(std::string(name)); }
+    explicit SharedMemory(std::string_view name) {
+        detail::dispatch_if_spawned();
+        attach(std::string(name));
+    }
 
     SharedMemory(const SharedMemory&) = delete;
     SharedMemory& operator=(const SharedMemory&) = delete;
