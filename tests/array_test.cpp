@@ -16,20 +16,10 @@ namespace mp = mpshm;
 using mpshm_test::contains;
 using mpshm_test::error_of;
 using mpshm_test::exit_code;
+using mpshm_test::printed;
 using mpshm_test::run_in_child;
 using mpshm_test::run_in_children;
 using mpshm_test::segment_exists;
-
-namespace {
-
-template <typename A>
-std::string printed(const A& a) {
-    std::ostringstream out;
-    out << a;
-    return out.str();
-}
-
-}  // namespace
 
 TEST(Array, IsZeroFilledOrInitialised) {
     mp::Array<int, 10> a;

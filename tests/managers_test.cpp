@@ -16,17 +16,11 @@
 #include "support/test_support.hpp"
 
 namespace mp = mpshm;
+using mpshm_test::printed;
 using namespace std::chrono_literals;
 using mpshm_test::exit_code;
 
 namespace {
-
-template <typename T>
-std::string str(const T& x) {
-    std::ostringstream out;
-    out << x;
-    return out.str();
-}
 
 void increment_each(mp::List<int>& lst) {
     for (std::size_t i = 0; i < lst.size(); ++i) lst[static_cast<std::ptrdiff_t>(i)] += 1;
@@ -144,7 +138,7 @@ TEST(List, StringsAndPrintingAsPython) {
     auto strings = manager.list<std::string>({"a", "it's", "tab\there", ""});
     auto floats = manager.list<double>({0.1, 2.0, 1e16});
     auto bools = manager.list<bool>({true, false});
-    EXPECT_EQ(str(strings) + '\n' + str(floats) + '\n' + str(bools) + '\n', expected);
+    EXPECT_EQ(printed(strings) + '\n' + printed(floats) + '\n' + printed(bools) + '\n', expected);
     std::vector<std::string> seen;
     for (const auto& s : strings) seen.push_back(s);
     EXPECT_EQ(seen, (std::vector<std::string>{"a", "it's", "tab\there", ""}));
@@ -175,7 +169,7 @@ TEST(Dict, EveryMethodBehavesAsPythonsDict) {
         return v ? mp::detail::python_float_repr(*v) : "None";
     };
     out << opt(d.get("a")) << ' ' << opt(d.get("zz")) << ' '
-        << str(mp::Value<double>(d.get("zz", -1.0))) << ' '
+        << printed(mp::Value<double>(d.get("zz", -1.0))) << ' '
         << mp::detail::python_float_repr(d.setdefault("c", 3.0)) << ' '
         << mp::detail::python_float_repr(d.setdefault("a", 0.0)) << '\n';
     const double popped = d.pop("b");
@@ -232,7 +226,7 @@ TEST(List, FiveProcessesIncrementEveryElement) {
     for (auto& p : processes) p.start();
     for (auto& p : processes) p.join();
     for (auto& p : processes) EXPECT_EQ(p.exitcode(), 0);
-    EXPECT_EQ(str(lst), "[6, 7, 8, 9, 10]");
+    EXPECT_EQ(printed(lst), "[6, 7, 8, 9, 10]");
     EXPECT_EQ(d.at("hits"), 5000);
     EXPECT_EQ(d.at("odd"), 2500);
 }
@@ -244,7 +238,7 @@ TEST(Manager, ContainersTravelToSpawnedChildrenAndAttachByName) {
     p.start();
     p.join();
     EXPECT_EQ(p.exitcode(), 0);
-    EXPECT_EQ(str(lst), "[2, 3]");
+    EXPECT_EQ(printed(lst), "[2, 3]");
     const int status = mpshm_test::run_in_child([name = lst.name(), manager_name = manager.name()] {
         auto again = mp::List<int>::attach(name);
         again.append(4);
@@ -253,7 +247,7 @@ TEST(Manager, ContainersTravelToSpawnedChildrenAndAttachByName) {
         return fresh.size() == 1 ? 0 : 1;
     });
     EXPECT_EQ(exit_code(status), 0);
-    EXPECT_EQ(str(lst), "[2, 3, 4]");
+    EXPECT_EQ(printed(lst), "[2, 3, 4]");
     EXPECT_THROW(mp::List<double>::attach(lst.name()), mp::TypeMismatchError);
     EXPECT_THROW((mp::Dict<int, int>::attach(lst.name())), mp::TypeMismatchError);
     EXPECT_THROW(mp::List<int>::attach(manager.name() + "/c999"), mp::FileNotFoundError);
@@ -304,7 +298,7 @@ TEST(Manager, AProcessKilledHoldingItsLockLeavesOthersWorking) {
     });
     mpshm_test::kill_and_reap(holder);
     lst.append(2);
-    EXPECT_EQ(str(lst), "[1, 2]");
+    EXPECT_EQ(printed(lst), "[1, 2]");
 }
 
 // A process killed in the middle of an operation may leave that one

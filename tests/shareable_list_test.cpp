@@ -21,6 +21,7 @@ using mp::Bytes;
 using mp::ListItem;
 using mp::None;
 using mpshm_test::exit_code;
+using mpshm_test::expect_error;
 using mpshm_test::run_in_child;
 using mpshm_test::segment_exists;
 using mpshm_test::SegmentCleanup;
@@ -102,20 +103,6 @@ void store_format(std::span<std::byte> buf, std::size_t pos, const std::string& 
     std::byte* at = buf.data() + formats_start(buf) + 8 * pos;
     std::memset(at, 0, 8);
     std::memcpy(at, format.data(), format.size());
-}
-
-// Asserts that CALL throws EXCEPTION whose what() contains every one of PARTS.
-template <typename Exception, typename Call>
-void expect_error(Call&& call, std::initializer_list<std::string> parts) {
-    try {
-        call();
-        ADD_FAILURE() << "no exception was thrown";
-    } catch (const Exception& e) {
-        const std::string what = e.what();
-        for (const auto& part : parts) {
-            EXPECT_NE(what.find(part), std::string::npos) << "'" << part << "' not in: " << what;
-        }
-    }
 }
 
 // Runs a Python script with ARGS; its output is UTF-8 whatever the locale.

@@ -20,6 +20,7 @@
 
 namespace mp = mpshm;
 using mpshm_test::exit_code;
+using mpshm_test::expect_error;
 using mpshm_test::run_in_child;
 using mpshm_test::segment_exists;
 using mpshm_test::SegmentCleanup;
@@ -39,20 +40,6 @@ unsigned mode_of(const std::string& name) {
     struct stat st {};
     if (::stat(("/dev/shm/" + name).c_str(), &st) != 0) return 07777U;
     return st.st_mode & 0777U;
-}
-
-// Asserts that CALL throws EXCEPTION whose what() contains every one of PARTS.
-template <typename Exception, typename Call>
-void expect_error(Call&& call, std::initializer_list<std::string> parts) {
-    try {
-        call();
-        ADD_FAILURE() << "no exception was thrown";
-    } catch (const Exception& e) {
-        const std::string what = e.what();
-        for (const auto& part : parts) {
-            EXPECT_NE(what.find(part), std::string::npos) << "'" << part << "' not in: " << what;
-        }
-    }
 }
 
 }  // namespace

@@ -17,12 +17,16 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 extern char** environ;  // NOLINT: POSIX declares it nowhere else
 
@@ -149,6 +153,28 @@ bool eventually(Condition condition, std::chrono::seconds timeout = std::chrono:
 inline void kill_and_reap(::pid_t pid) {
     ::kill(pid, SIGKILL);
     wait_child(pid);
+}
+
+// Asserts that CALL throws EXCEPTION whose what() contains every one of PARTS.
+template <typename Exception, typename Call>
+void expect_error(Call&& call, std::initializer_list<std::string> parts) {
+    try {
+        call();
+        ADD_FAILURE() << "no exception was thrown";
+    } catch (const Exception& e) {
+        const std::string what = e.what();
+        for (const auto& part : parts) {
+            EXPECT_NE(what.find(part), std::string::npos) << "'" << part << "' not in: " << what;
+        }
+    }
+}
+
+// What operator<< prints for X.
+template <typename T>
+std::string printed(const T& x) {
+    std::ostringstream out;
+    out << x;
+    return out.str();
 }
 
 // What CALL throws as EXCEPTION, or "(no exception)".
