@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -40,6 +41,10 @@ void report_image(mp::Value<int>& marker, mp::Value<std::int64_t>& parent_pid,
     const std::string name = mp::current_process().name();
     const std::string line = name + "|" + text + "|" + std::to_string(number);
     std::copy(line.begin(), line.end(), reinterpret_cast<char*>(shm.buf().data()));
+}
+
+void write_marker(mp::SharedMemory& shm) {
+    std::memcpy(shm.buf().data(), "child", 5);
 }
 
 void succeed() {}
@@ -324,6 +329,24 @@ TEST_P(ProcessTest, ALambdaWithCapturesServesForkOnly) {
     p.join();
     EXPECT_EQ(p.exitcode(), 0);
     EXPECT_EQ(v.load(), 7);
+}
+
+TEST_P(ProcessTest, ASharedMemoryArgumentUnlinkedBeforeStart) {
+    mp::SharedMemory shm({.create = true, .size = 64});
+    mp::Process p(options(), write_marker, shm);
+    shm.unlink();  // the name is gone before the child starts
+    StderrCapture capture;
+    p.start();
+    p.join();
+    if (GetParam() == mp::StartMethod::fork) {
+        // A fork()ed child uses the mapping the Process took at construction.
+        EXPECT_EQ(p.exitcode(), 0);
+        EXPECT_EQ(std::string(reinterpret_cast<const char*>(shm.buf().data()), 5), "child");
+    } else {
+        // A spawned child can only attach by name, as in Python.
+        EXPECT_EQ(p.exitcode(), 1);
+        EXPECT_NE(capture.text().find("No such file or directory"), std::string::npos);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessTest,

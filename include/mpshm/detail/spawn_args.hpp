@@ -6,6 +6,7 @@
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -92,14 +93,19 @@ struct arg_traits<T, std::enable_if_t<AttachableByName<T>>> {
     static T decode(Decoder& in) { return T::attach(in.string()); }
 };
 
-// SharedMemory is move-only: the child attaches to it by name anew.
+// SharedMemory is move-only. The Process keeps a mapping of its own from
+// construction on, which a fork()ed child uses as it is, even if the name has
+// been unlinked meanwhile; a spawned child attaches by name, so under spawn
+// the name must still exist at start() (as in Python).
 template <>
 struct arg_traits<SharedMemory> {
     static constexpr bool travels = true;
-    using stored = std::string;
-    static stored store(const SharedMemory& shm) { return shm.name(); }
-    static SharedMemory live(const stored& name) { return SharedMemory(name); }
-    static void encode(const stored& name, Encoder& out) { out.string(name); }
+    using stored = std::shared_ptr<SharedMemory>;
+    static stored store(const SharedMemory& shm) {
+        return std::make_shared<SharedMemory>(shm.name());
+    }
+    static SharedMemory& live(const stored& mapping) { return *mapping; }
+    static void encode(const stored& mapping, Encoder& out) { out.string(mapping->name()); }
     static SharedMemory decode(Decoder& in) { return SharedMemory(in.string()); }
 };
 
