@@ -181,14 +181,12 @@ class BasicLock {
     std::uint32_t holds_ = 0;  // acquisitions through this handle not yet released
 };
 
-// Lets Value and Array build lock handles around their own segments.
+// Lets Value, Array and Manager build lock handles around their own segments.
 template <typename Lock>
 struct LockAccess {
     static Lock embedded_in(std::shared_ptr<SharedSegment> segment) {
         return Lock(std::move(segment));
     }
-    static Lock attach(std::string_view name) { return Lock(Lock::attach_segment(name)); }
-    static const std::shared_ptr<SharedSegment>& segment(const Lock& lock) { return lock.segment_; }
 };
 
 }  // namespace detail
