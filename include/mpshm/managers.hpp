@@ -196,8 +196,13 @@ class ManagerCore {
             }
             for (std::size_t i = 0; i < column.strings.size(); ++i) {
                 const auto& s = column.strings[i];
-                // A short string lives inside the element itself, a long one in the heap.
-                if (inside(s.data(), s.size()) || s.size() < sizeof(HeapString))
+                // A short string lives inside the element itself, a long one
+                // in the heap; an element half made or half moved by the dead
+                // process may point anywhere else, null included.
+                const auto* self = reinterpret_cast<const char*>(&s);
+                const bool in_self = s.data() >= self && s.size() < sizeof(HeapString) &&
+                                     s.data() + s.size() <= self + sizeof(HeapString);
+                if (in_self || (s.data() != nullptr && inside(s.data(), s.size())))
                     saved.elements.emplace_back(s.data(), s.size());
             }
         }
