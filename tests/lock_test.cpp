@@ -191,6 +191,31 @@ TEST(Lock, WaiterBlockedOnAKilledOwnerWakesUp) {
     EXPECT_EQ(lock.recoveries(), 1U);
 }
 
+// The waiter may be the dead owner's parent, which has not reaped it yet:
+// a zombie holds nothing.
+TEST(Lock, AKilledOwnerNotYetReapedIsRecovered) {
+    mp::Lock lock;
+    const ::pid_t holder = child_holding(lock);
+    ::kill(holder, SIGKILL);
+    const bool got = lock.acquire(10s);
+    mpshm_test::wait_child(holder);
+    ASSERT_TRUE(got);
+    EXPECT_TRUE(lock.previous_owner_died());
+    lock.release();
+}
+
+TEST(RLock, AThreadThatEndsHoldingTheLockIsRecovered) {
+    mp::RLock lock;
+    std::thread([copy = lock]() mutable { copy.acquire(); }).join();
+    ASSERT_TRUE(lock.acquire(10s));
+    EXPECT_TRUE(lock.previous_owner_died());
+    EXPECT_EQ(lock.depth(), 1U);
+    lock.release();
+    const int free_again = run_in_child(
+        [name = lock.name()] { return mp::RLock::attach(name).acquire(false) ? 0 : 1; });
+    EXPECT_EQ(exit_code(free_again), 0);
+}
+
 TEST(Lock, AttachChecksTheKindOfLock) {
     mp::Lock lock;
     mp::RLock rlock;
@@ -209,4 +234,41 @@ TEST(Lock, CreatorRemovesItsSegment) {
         EXPECT_TRUE(segment_exists(name));
     }
     EXPECT_FALSE(segment_exists(name));
+}
+
+// Thread ids are reused: a lock whose owner word names a live thread with
+// another start time belongs to a dead owner, and one naming the live
+// thread exactly does not.
+TEST(RobustMutex, AReusedThreadIdIsNotTakenForTheDeadOwner) {
+    using mp::detail::posix::RobustMutex;
+    mp::RawValue<std::uint64_t> word(0);
+    Pipe ready;
+    const ::pid_t live = mpshm_test::start_child([&] {
+        word.store(mp::detail::posix::current_owner());
+        ready.signal();
+        Pipe never;
+        never.wait();
+        return 0;
+    });
+    ASSERT_TRUE(ready.wait());
+    const std::uint64_t live_owner = word.load();
+    ASSERT_EQ(mp::detail::posix::owner_word::tid(live_owner), live);
+
+    // The lock word comes first in RobustMutex: forge who holds it.
+    const auto held_by = [](RobustMutex& mutex, std::uint64_t owner) {
+        mutex.init(false);
+        reinterpret_cast<std::atomic<std::uint64_t>*>(&mutex)->store(owner);
+    };
+    RobustMutex mutex;
+    held_by(mutex, live_owner);
+    EXPECT_EQ(mutex.lock_for(50ms), RobustMutex::Acquired::no) << "the owner is alive";
+    EXPECT_EQ(mutex.try_lock(), RobustMutex::Acquired::no);
+
+    const std::uint64_t other_start = std::uint64_t{1}
+                                      << mp::detail::posix::owner_word::start_shift;
+    held_by(mutex, live_owner ^ other_start);
+    EXPECT_EQ(mutex.lock_for(10s), RobustMutex::Acquired::previous_owner_died);
+    EXPECT_TRUE(mutex.held_by_me());
+    EXPECT_TRUE(mutex.unlock());
+    mpshm_test::kill_and_reap(live);
 }

@@ -27,16 +27,6 @@ namespace detail {
 template <typename Lock>
 struct LockAccess;
 
-// Segments whose lock a handle still held when it was destroyed. They stay
-// mapped for the life of the process: if the holder dies, the kernel can
-// only recover a robust mutex that is still mapped where it was locked.
-inline void keep_mapped(std::shared_ptr<SharedSegment> segment) {
-    static std::mutex mutex;
-    static std::vector<std::shared_ptr<SharedSegment>> kept;
-    const std::lock_guard lock(mutex);
-    kept.push_back(std::move(segment));
-}
-
 // Copies share the lock; each copy remembers what its last acquire found.
 template <bool Recursive>
 class BasicLock {
@@ -51,29 +41,15 @@ class BasicLock {
     BasicLock(const BasicLock& other) : segment_(other.segment_), mutex_(other.mutex_) {}
     BasicLock& operator=(const BasicLock& other) {
         if (this != &other) {
-            release_mapping();
             segment_ = other.segment_;
             mutex_ = other.mutex_;
             owner_died_ = false;
         }
         return *this;
     }
-    BasicLock(BasicLock&& other) noexcept
-        : segment_(std::move(other.segment_)),
-          mutex_(other.mutex_),
-          owner_died_(other.owner_died_),
-          holds_(std::exchange(other.holds_, 0)) {}
-    BasicLock& operator=(BasicLock&& other) noexcept {
-        if (this != &other) {
-            release_mapping();
-            segment_ = std::move(other.segment_);
-            mutex_ = other.mutex_;
-            owner_died_ = other.owner_died_;
-            holds_ = std::exchange(other.holds_, 0);
-        }
-        return *this;
-    }
-    ~BasicLock() { release_mapping(); }
+    BasicLock(BasicLock&& other) noexcept = default;
+    BasicLock& operator=(BasicLock&& other) noexcept = default;
+    ~BasicLock() = default;
 
     // Python: acquire(block=True). Returns false only when not blocking and
     // the lock is taken by another thread.
@@ -89,24 +65,16 @@ class BasicLock {
 
     // Releasing a lock this thread does not hold is an error, as in Python.
     void release() {
-        if (!mutex_->held_by_me()) {
+        if (!mutex_->unlock()) [[unlikely]] {
             throw std::invalid_argument(segment_message(segment_->name(), "cannot release",
                                                         "the lock is not held by this thread"));
         }
-        // Only the owner changes the depth, and only while it holds the lock.
-        auto depth = segment_->header().depth();
-        const std::uint32_t before = depth.load(std::memory_order_relaxed);
-        if (before != 0) depth.store(before - 1, std::memory_order_relaxed);
-        (void)mutex_->unlock();  // cannot fail: this thread holds it
-        if (holds_ != 0) --holds_;
     }
 
     // How many times the owning thread holds the lock (1 for a held Lock).
     // Meaningful only to the owner: Condition uses it to release an RLock
     // completely while it waits.
-    [[nodiscard]] std::uint32_t depth() const noexcept {
-        return segment_->header().depth().load(std::memory_order_relaxed);
-    }
+    [[nodiscard]] std::uint32_t depth() const noexcept { return mutex_->depth(); }
 
     // BasicLockable / Lockable, for std::lock_guard, std::unique_lock, std::scoped_lock.
     void lock() { acquire(true); }
@@ -150,35 +118,20 @@ class BasicLock {
     template <typename>
     friend struct LockAccess;
 
-    // A handle destroyed while it holds the lock keeps the segment mapped.
-    void release_mapping() noexcept {
-        if (holds_ != 0 && segment_) {
-            try {
-                keep_mapped(segment_);
-            } catch (...) {  // out of memory: the recovery guarantee is lost, nothing else
-            }
-        }
-        holds_ = 0;
-    }
-
     bool settle(RobustMutex::Acquired result) {
-        if (result == RobustMutex::Acquired::no) return false;
-        ++holds_;
-        owner_died_ = result == RobustMutex::Acquired::previous_owner_died;
-        auto depth = segment_->header().depth();
-        if (owner_died_) {
-            segment_->header().recovery_count().fetch_add(1, std::memory_order_relaxed);
-            depth.store(1, std::memory_order_relaxed);  // the dead owner's holds are gone
-        } else {
-            depth.store(depth.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        if (result == RobustMutex::Acquired::yes) [[likely]] {
+            owner_died_ = false;
+            return true;
         }
+        if (result == RobustMutex::Acquired::no) return false;
+        owner_died_ = true;
+        segment_->header().recovery_count().fetch_add(1, std::memory_order_relaxed);
         return true;
     }
 
     std::shared_ptr<SharedSegment> segment_;
     RobustMutex* mutex_;
     bool owner_died_ = false;
-    std::uint32_t holds_ = 0;  // acquisitions through this handle not yet released
 };
 
 // Lets Value, Array and Manager build lock handles around their own segments.

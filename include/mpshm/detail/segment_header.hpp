@@ -87,7 +87,7 @@ inline bool is_external(LockKind k) {
 // "MPSHM" and the layout version in one word, so that a different layout is
 // refused at the first read.
 inline constexpr std::uint64_t header_magic = 0x4d5053484d000000ULL;  // "MPSHM\0\0\0"
-inline constexpr std::uint32_t layout_version = 1;
+inline constexpr std::uint32_t layout_version = 2;
 inline constexpr std::size_t max_lock_name = 256;
 
 // Fixed layout: only fixed-size fields, no pointers. The creator fills every
@@ -111,7 +111,6 @@ struct SegmentHeader {
     char lock_segment[max_lock_name];  // the external lock's segment, NUL-terminated
     std::uint64_t checksum;            // of every field above but magic
     std::uint32_t recoveries;          // times a dead owner's lock was recovered (atomic)
-    std::uint32_t lock_depth;          // how often the owner holds `lock` (atomic)
     std::uint32_t repaired;            // `recoveries` whose damage the object has repaired
     alignas(64) RobustMutex lock;      // used when lock_kind is lock or rlock
 
@@ -136,7 +135,6 @@ struct SegmentHeader {
     std::atomic_ref<std::uint32_t> recovery_count() {
         return std::atomic_ref<std::uint32_t>(recoveries);
     }
-    std::atomic_ref<std::uint32_t> depth() { return std::atomic_ref<std::uint32_t>(lock_depth); }
     [[nodiscard]] std::string_view lock_segment_name() const {
         return {lock_segment, ::strnlen(lock_segment, max_lock_name)};
     }
