@@ -129,6 +129,27 @@ TEST(Array, FourProcessesIncrementEveryElementWithoutLosingAnUpdate) {
     EXPECT_EQ(raw.to_vector(), std::vector<std::int64_t>(10, processes * rounds));
 }
 
+// Locked updates use plain reads and writes until the first lock-free one;
+// here the lock-free ones start while locked ones run, in other processes.
+TEST(Array, LockedAndLockFreeIncrementsMixedOnOneArrayAreExact) {
+    constexpr int processes = 4;
+    constexpr int rounds = 20'000;
+    mp::Array<std::int64_t, 2> a;
+    const int ok = run_in_children(processes, [&](int child) {
+        for (int r = 0; r < rounds; ++r) {
+            for (std::ptrdiff_t i = 0; i < 2; ++i) {
+                if (child % 2 == 0)
+                    a[i] += 1;
+                else
+                    a.fetch_add(i, 1);
+            }
+        }
+        return 0;
+    });
+    ASSERT_EQ(ok, processes);
+    EXPECT_EQ(a.to_vector(), std::vector<std::int64_t>(2, processes * rounds));
+}
+
 TEST(Array, AttachChecksTypeAndLength) {
     mp::Array<int, 10> a;
     a[9] = 99;

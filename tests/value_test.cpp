@@ -133,6 +133,23 @@ TEST(Value, PlainLockAndLockFreeAndRawIncrementsAreExactToo) {
     EXPECT_EQ(raw.load(), std::int64_t{processes} * increments);
 }
 
+// Locked updates use plain reads and writes until the first lock-free one;
+// here the lock-free ones start while locked ones run, in other processes.
+TEST(Value, LockedAndLockFreeIncrementsMixedOnOneValueAreExact) {
+    mp::Value<std::int64_t> v(0);
+    const int ok = run_in_children(processes, [&](int child) {
+        for (int i = 0; i < increments; ++i) {
+            if (child % 2 == 0)
+                v += 1;
+            else
+                v.fetch_add(1);
+        }
+        return 0;
+    });
+    ASSERT_EQ(ok, processes);
+    EXPECT_EQ(v.load(), std::int64_t{processes} * increments);
+}
+
 // Why the atomic form exists: Python's `v.value += 1` is a read and then a
 // write, and another process can write in between. Forced here, step by step.
 TEST(Value, ReadThenWriteLosesAnUpdateThatPlusEqualsCannot) {

@@ -98,11 +98,9 @@ class Array : public detail::Synchronized<T, LockPolicy> {
         // For CompoundOps: one atomic step under the array's lock.
         template <typename Op>
         T update(Op op) {
-            return array_->locked([&] { return detail::cell_update(array_->data() + index_, op); });
+            return array_->locked_update(array_->data() + index_, op);
         }
-        T add(T x) {
-            return array_->locked([&] { return detail::cell_add(array_->data() + index_, x); });
-        }
+        T add(T x) { return array_->locked_add(array_->data() + index_, x); }
 
         reference(const Array* array, std::size_t index) : array_(array), index_(index) {}
         const Array* array_;
@@ -230,17 +228,17 @@ class Array : public detail::Synchronized<T, LockPolicy> {
 
     // Lock-free atomics on one element, for integers the hardware supports.
     T fetch_add(std::ptrdiff_t i, T x) requires detail::LockFreeInteger<T> {
-        return ref(i).fetch_add(x);
+        return lockfree(i).fetch_add(x);
     }
     T fetch_sub(std::ptrdiff_t i, T x) requires detail::LockFreeInteger<T> {
-        return ref(i).fetch_sub(x);
+        return lockfree(i).fetch_sub(x);
     }
     T exchange(std::ptrdiff_t i, T x) requires detail::LockFreeInteger<T> {
-        return ref(i).exchange(x);
+        return lockfree(i).exchange(x);
     }
     bool compare_exchange(std::ptrdiff_t i, T& expected,
                           T desired) requires detail::LockFreeInteger<T> {
-        return ref(i).compare_exchange_strong(expected, desired);
+        return lockfree(i).compare_exchange_strong(expected, desired);
     }
 
     // Prints as Python prints list(a): [1, 2, 3].
@@ -310,8 +308,10 @@ class Array : public detail::Synchronized<T, LockPolicy> {
         this->locked([&] { detail::cell_store(this->data() + i, x); });
     }
 
-    std::atomic_ref<T> ref(std::ptrdiff_t i) const {
-        return std::atomic_ref<T>(this->data()[normalise(i)]);
+    std::atomic_ref<T> lockfree(std::ptrdiff_t i) const {
+        const std::size_t j = normalise(i);
+        this->before_lockfree();
+        return std::atomic_ref<T>(this->data()[j]);
     }
 };
 

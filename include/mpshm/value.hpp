@@ -91,14 +91,14 @@ class Value : public detail::Synchronized<T, LockPolicy>,
 
     // Lock-free atomics for integers the hardware supports: no lock taken,
     // and still atomic with respect to the locked operations.
-    T fetch_add(T x) requires detail::LockFreeInteger<T> { return ref().fetch_add(x); }
-    T fetch_sub(T x) requires detail::LockFreeInteger<T> { return ref().fetch_sub(x); }
-    T fetch_and(T x) requires detail::LockFreeInteger<T> { return ref().fetch_and(x); }
-    T fetch_or(T x) requires detail::LockFreeInteger<T> { return ref().fetch_or(x); }
-    T fetch_xor(T x) requires detail::LockFreeInteger<T> { return ref().fetch_xor(x); }
-    T exchange(T x) requires detail::LockFreeInteger<T> { return ref().exchange(x); }
+    T fetch_add(T x) requires detail::LockFreeInteger<T> { return lockfree().fetch_add(x); }
+    T fetch_sub(T x) requires detail::LockFreeInteger<T> { return lockfree().fetch_sub(x); }
+    T fetch_and(T x) requires detail::LockFreeInteger<T> { return lockfree().fetch_and(x); }
+    T fetch_or(T x) requires detail::LockFreeInteger<T> { return lockfree().fetch_or(x); }
+    T fetch_xor(T x) requires detail::LockFreeInteger<T> { return lockfree().fetch_xor(x); }
+    T exchange(T x) requires detail::LockFreeInteger<T> { return lockfree().exchange(x); }
     bool compare_exchange(T& expected, T desired) requires detail::LockFreeInteger<T> {
-        return ref().compare_exchange_strong(expected, desired);
+        return lockfree().compare_exchange_strong(expected, desired);
     }
 
     // Prints the value as Python's print(v.value) does.
@@ -113,11 +113,9 @@ class Value : public detail::Synchronized<T, LockPolicy>,
     // For CompoundOps: one atomic step under the lock.
     template <typename Op>
     T update(Op op) {
-        return this->locked([&] { return detail::cell_update(this->data(), op); });
+        return this->locked_update(this->data(), op);
     }
-    T add(T x) {
-        return this->locked([&] { return detail::cell_add(this->data(), x); });
-    }
+    T add(T x) { return this->locked_add(this->data(), x); }
 
     explicit Value(std::shared_ptr<detail::SharedSegment> segment)
         : Base(std::move(segment), nullptr) {}
@@ -131,7 +129,10 @@ class Value : public detail::Synchronized<T, LockPolicy>,
         return [init](std::byte* data) { std::memcpy(data, &init, sizeof(T)); };
     }
 
-    std::atomic_ref<T> ref() const { return std::atomic_ref<T>(*this->data()); }
+    std::atomic_ref<T> lockfree() const {
+        this->before_lockfree();
+        return std::atomic_ref<T>(*this->data());
+    }
 };
 
 // Python's RawValue: no lock. Reads and writes of arithmetic types are still

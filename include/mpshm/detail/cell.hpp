@@ -55,6 +55,15 @@ T cell_update(T* p, Op op) {
     }
 }
 
+// The same, for an element whose every writer holds one lock: a plain read
+// and write, as under any mutex.
+template <typename T, typename Op>
+T cell_update_exclusive(T* p, Op op) {
+    T next = op(cell_load(p));
+    cell_store(p, next);
+    return next;
+}
+
 // ---- arithmetic as ctypes does it: integers wrap, errors raise ----------------
 
 template <typename T>

@@ -112,6 +112,7 @@ struct SegmentHeader {
     std::uint64_t checksum;            // of every field above but magic
     std::uint32_t recoveries;          // times a dead owner's lock was recovered (atomic)
     std::uint32_t repaired;            // `recoveries` whose damage the object has repaired
+    std::uint32_t lockfree_used;       // set (atomic) before the first lock-free update
     alignas(64) RobustMutex lock;      // used when lock_kind is lock or rlock
 
     [[nodiscard]] std::uint64_t compute_checksum() const {
@@ -134,6 +135,9 @@ struct SegmentHeader {
     }
     std::atomic_ref<std::uint32_t> recovery_count() {
         return std::atomic_ref<std::uint32_t>(recoveries);
+    }
+    std::atomic_ref<std::uint32_t> lockfree_mark() {
+        return std::atomic_ref<std::uint32_t>(lockfree_used);
     }
     [[nodiscard]] std::string_view lock_segment_name() const {
         return {lock_segment, ::strnlen(lock_segment, max_lock_name)};

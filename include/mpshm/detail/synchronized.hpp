@@ -113,6 +113,44 @@ class Synchronized {
         }
     }
 
+    // Read-modify-writes under the lock. Until the first lock-free operation
+    // on this object every writer holds the lock, so a plain read and write
+    // do (one atomic instruction fewer). The first lock-free operation marks
+    // the segment under the lock, so no plain update is half done when the
+    // mark appears; from then on these use atomic instructions, and a
+    // fetch_add of another process is never lost.
+    template <typename Op>
+    T locked_update(T* p, Op op) const {
+        if constexpr (has_lock<LockPolicy>) {
+            return locked([&] {
+                return lockfree_used() ? cell_update(p, op) : cell_update_exclusive(p, op);
+            });
+        } else {
+            return cell_update(p, op);
+        }
+    }
+    T locked_add(T* p, T x) const {
+        if constexpr (has_lock<LockPolicy>) {
+            return locked([&] {
+                return lockfree_used()
+                           ? cell_add(p, x)
+                           : cell_update_exclusive(p, [x](T v) { return wrap_add(v, x); });
+            });
+        } else {
+            return cell_add(p, x);
+        }
+    }
+
+    // Call before every lock-free operation on the data.
+    void before_lockfree() const {
+        if constexpr (has_lock<LockPolicy>) {
+            if (!lockfree_used()) [[unlikely]]
+                locked([&] {
+                    segment_->header().lockfree_mark().store(1, std::memory_order_relaxed);
+                });
+        }
+    }
+
     [[nodiscard]] LockHold<LockPolicy> hold() const {
         if constexpr (has_lock<LockPolicy>) {
             return LockHold<LockPolicy>(&lock_);
@@ -127,6 +165,10 @@ class Synchronized {
     }
 
   private:
+    [[nodiscard]] bool lockfree_used() const noexcept {
+        return segment_->header().lockfree_mark().load(std::memory_order_relaxed) != 0;
+    }
+
     static lock_storage make_lock(const std::shared_ptr<SharedSegment>& segment,
                                   const LockPolicy* shared_lock) {
         if constexpr (!has_lock<LockPolicy>) {

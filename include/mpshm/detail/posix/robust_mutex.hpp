@@ -142,14 +142,6 @@ inline bool owner_is_dead(std::uint64_t w, bool quick) {
            (status.start_time & owner_word::start_mask) != owner_word::start(w);
 }
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-}
-
 // Why hand-written: Boost.Interprocess's mutexes are not robust (1.74), and
 // from 1.78 an owner's death leaves them unusable for good. glibc's robust
 // pthread mutex is, but it links every held mutex into a per-thread list on
@@ -157,7 +149,7 @@ inline void cpu_relax() noexcept {
 //
 // This lock keeps its owner's identity in its word (see owner_word), so:
 // - an uncontended lock is one compare-and-swap, and unlock one exchange;
-// - a waiter that finds the lock taken spins briefly, then sleeps on a futex;
+// - a waiter that finds the lock taken sleeps on a futex;
 //   it checks the owner is alive when its wait begins and again each time a
 //   sleep runs long (1 ms, doubling to 100 ms), so a dead owner's lock is
 //   taken over by one waiter, which is told (previous_owner_died);
@@ -180,7 +172,7 @@ class RobustMutex {
     // deadlocking.
     void init(bool recursive) {
         word_.store(0, std::memory_order_relaxed);
-        depth_ = 0;
+        depth_.store(0, std::memory_order_relaxed);
         recursive_ = recursive ? 1 : 0;
     }
 
@@ -190,7 +182,7 @@ class RobustMutex {
         std::uint64_t seen = 0;
         if (word_.compare_exchange_strong(seen, me, std::memory_order_acquire,
                                           std::memory_order_relaxed)) [[likely]] {
-            depth_ = 1;
+            depth_.store(1, std::memory_order_relaxed);
             return Acquired::yes;
         }
         return lock_slow(me, seen, std::nullopt);
@@ -201,7 +193,7 @@ class RobustMutex {
         std::uint64_t seen = 0;
         if (word_.compare_exchange_strong(seen, me, std::memory_order_acquire,
                                           std::memory_order_relaxed)) {
-            depth_ = 1;
+            depth_.store(1, std::memory_order_relaxed);
             return Acquired::yes;
         }
         if (owner_word::identity(seen) == me) return relock(false);
@@ -217,24 +209,31 @@ class RobustMutex {
         std::uint64_t seen = 0;
         if (word_.compare_exchange_strong(seen, me, std::memory_order_acquire,
                                           std::memory_order_relaxed)) {
-            depth_ = 1;
+            depth_.store(1, std::memory_order_relaxed);
             return Acquired::yes;
         }
         return lock_slow(me, seen, deadline);
     }
 
-    // Returns false if the calling thread does not hold the lock.
+    // Returns false if the calling thread does not hold the lock. The depth
+    // is read before we know we own the lock, so it is only a hint until the
+    // compare-and-swap (which fails unless the word is exactly ours) agrees.
     [[nodiscard]] bool unlock() noexcept {
         const std::uint64_t me = current_owner();
-        if (owner_word::identity(word_.load(std::memory_order_relaxed)) != me) [[unlikely]]
-            return false;
-        if (depth_ > 1) {
-            --depth_;
+        const std::uint32_t depth = depth_.load(std::memory_order_relaxed);
+        if (depth == 1) [[likely]] {
+            std::uint64_t seen = me;
+            if (word_.compare_exchange_strong(seen, 0, std::memory_order_release,
+                                              std::memory_order_relaxed)) [[likely]]
+                return true;
+            if (owner_word::identity(seen) != me) return false;
+            // Ours, with sleepers: only we can clear the word now.
+            word_.store(0, std::memory_order_release);
+            futex_wake(futex_word(), 1);
             return true;
         }
-        depth_ = 0;
-        if (word_.exchange(0, std::memory_order_release) & owner_word::waiters) [[unlikely]]
-            futex_wake(futex_word(), 1);
+        if (owner_word::identity(word_.load(std::memory_order_relaxed)) != me) return false;
+        depth_.store(depth - 1, std::memory_order_relaxed);
         return true;
     }
 
@@ -243,11 +242,12 @@ class RobustMutex {
         return owner_word::identity(word_.load(std::memory_order_relaxed)) == current_owner();
     }
 
-    // How many times the owner holds the lock: meaningful to the owner only.
-    [[nodiscard]] std::uint32_t depth() const noexcept { return depth_; }
+    // How many times the calling thread holds the lock (0 if it does not).
+    [[nodiscard]] std::uint32_t depth() const noexcept {
+        return held_by_me() ? depth_.load(std::memory_order_relaxed) : 0;
+    }
 
   private:
-    static constexpr int spin_limit = 100;
     static constexpr auto first_check = std::chrono::milliseconds(1);
     static constexpr auto longest_check = std::chrono::milliseconds(100);
 
@@ -261,9 +261,10 @@ class RobustMutex {
 
     Acquired relock(bool blocking) {
         if (recursive_ != 0) {
-            if (depth_ == UINT32_MAX)
+            const std::uint32_t depth = depth_.load(std::memory_order_relaxed);
+            if (depth == UINT32_MAX)
                 throw Error("mpshm: RLock acquired too many times recursively");
-            ++depth_;
+            depth_.store(depth + 1, std::memory_order_relaxed);
             return Acquired::yes;
         }
         if (!blocking) return Acquired::no;
@@ -277,22 +278,15 @@ class RobustMutex {
         if (!word_.compare_exchange_strong(seen, me | (seen & owner_word::waiters),
                                            std::memory_order_acquire, std::memory_order_relaxed))
             return Acquired::no;
-        depth_ = 1;
+        depth_.store(1, std::memory_order_relaxed);
         return Acquired::previous_owner_died;
     }
 
     Acquired lock_slow(std::uint64_t me, std::uint64_t seen, const Deadline& deadline) {
         if (owner_word::identity(seen) == me) return relock(true);
-        // Short critical sections end while we spin: no system call at all.
-        for (int i = 0; i < spin_limit; ++i) {
-            cpu_relax();
-            seen = word_.load(std::memory_order_relaxed);
-            if (seen == 0 && word_.compare_exchange_weak(seen, me, std::memory_order_acquire,
-                                                         std::memory_order_relaxed)) {
-                depth_ = 1;
-                return Acquired::yes;
-            }
-        }
+        // No spinning: measured with 2 to 8 processes on 2 cores, a spinning
+        // waiter keeps pulling the lock's cache line from the owner and
+        // costs more than it saves (bench/contended_bench.cpp).
         bool checked = false;
         auto check_every = std::chrono::nanoseconds(first_check);
         for (;;) {
@@ -302,7 +296,7 @@ class RobustMutex {
                 if (word_.compare_exchange_weak(seen, me | owner_word::waiters,
                                                 std::memory_order_acquire,
                                                 std::memory_order_relaxed)) {
-                    depth_ = 1;
+                    depth_.store(1, std::memory_order_relaxed);
                     return Acquired::yes;
                 }
                 continue;
@@ -337,7 +331,10 @@ class RobustMutex {
     }
 
     std::atomic<std::uint64_t> word_;
-    std::uint32_t depth_;      // written by the owner only, while it holds the lock
+    // Written by the owner only, while it holds the lock: set to 1 by every
+    // acquisition, so a release need not reset it. Atomic only because a
+    // non-owner's unlock() reads it before finding out it is not the owner.
+    std::atomic<std::uint32_t> depth_;
     std::uint32_t recursive_;  // fixed at init
 };
 
