@@ -92,6 +92,17 @@ TEST(Array, SnapshotsSlicesFillAndIteration) {
     a.assign(replacement);
     EXPECT_EQ(a.to_vector(), replacement);
     EXPECT_THROW(a.assign(std::vector<int>{1, 2}), std::invalid_argument);
+    std::vector<int> out(6);
+    a.copy_to(out);
+    EXPECT_EQ(out, replacement);
+    EXPECT_THROW(a.copy_to(std::span<int>(out).first(5)), std::invalid_argument);
+    // After a lock-free operation, bulk copies go element by element: same results.
+    a.fetch_add(0, 10);
+    EXPECT_EQ(a.to_vector(), (std::vector<int>{16, 5, 4, 3, 2, 1}));
+    EXPECT_EQ(a.slice(1, 3), (std::vector<int>{5, 4}));
+    a.assign(replacement);
+    a.copy_to(out);
+    EXPECT_EQ(out, replacement);
     auto raw = a.get_obj();
     EXPECT_EQ(raw.size(), 6U);
     raw[0] = 60;

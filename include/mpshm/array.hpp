@@ -222,7 +222,30 @@ class Array : public detail::Synchronized<T, LockPolicy> {
                                             std::to_string(size_) + " elements"));
         }
         this->locked([&] {
-            for (std::size_t i = 0; i < size_; ++i) detail::cell_store(this->data() + i, values[i]);
+            T* data = this->data();
+            if (this->bulk_copy_ok()) {
+                std::memcpy(data, values.data(), size_ * sizeof(T));
+            } else {
+                for (std::size_t i = 0; i < size_; ++i) detail::cell_store(data + i, values[i]);
+            }
+        });
+    }
+
+    // Copies every element into OUT, which must have exactly size()
+    // elements, in one locked step: a snapshot without allocating.
+    void copy_to(std::span<T> out) const {
+        if (out.size() != size_) {
+            throw std::invalid_argument(detail::segment_message(
+                this->name(), "cannot copy",
+                std::to_string(size_) + " elements into " + std::to_string(out.size())));
+        }
+        this->locked([&] {
+            const T* data = this->data();
+            if (this->bulk_copy_ok()) {
+                std::memcpy(out.data(), data, size_ * sizeof(T));
+            } else {
+                for (std::size_t i = 0; i < size_; ++i) out[i] = detail::cell_load(data + i);
+            }
         });
     }
 
@@ -295,9 +318,11 @@ class Array : public detail::Synchronized<T, LockPolicy> {
     }
 
     std::vector<T> copy_range(std::size_t b, std::size_t e) const {
+        const T* data = this->data();
+        if (this->bulk_copy_ok()) return std::vector<T>(data + b, data + e);
         std::vector<T> out;
         out.reserve(e - b);
-        for (std::size_t i = b; i < e; ++i) out.push_back(detail::cell_load(this->data() + i));
+        for (std::size_t i = b; i < e; ++i) out.push_back(detail::cell_load(data + i));
         return out;
     }
 

@@ -141,6 +141,17 @@ class Synchronized {
         }
     }
 
+    // Whether, under the lock, the data may be copied in bulk (memcpy): no
+    // lock-free operation can run on it at the same time, or its elements
+    // are not accessed atomically anyway.
+    [[nodiscard]] bool bulk_copy_ok() const noexcept {
+        if constexpr (has_lock<LockPolicy>) {
+            return !lockfree_used();
+        } else {
+            return !atomic_cell<T>;
+        }
+    }
+
     // Call before every lock-free operation on the data.
     void before_lockfree() const {
         if constexpr (has_lock<LockPolicy>) {
