@@ -3,8 +3,10 @@
 #pragma once
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <system_error>
@@ -17,8 +19,23 @@ namespace mpshm::detail::posix {
 
 using pid_type = ::pid_t;
 
+// This process's id, without a system call after the first (glibc's
+// getpid() makes one each time). A fork()ed child starts with the cache
+// cleared.
+inline std::atomic<pid_type> cached_pid{0};
 inline pid_type current_pid() noexcept {
-    return ::getpid();
+    pid_type pid = cached_pid.load(std::memory_order_relaxed);
+    if (pid == 0) [[unlikely]] {
+        static const bool reset_on_fork = [] {
+            ::pthread_atfork(nullptr, nullptr,
+                             [] { cached_pid.store(0, std::memory_order_relaxed); });
+            return true;
+        }();
+        (void)reset_on_fork;
+        pid = ::getpid();
+        cached_pid.store(pid, std::memory_order_relaxed);
+    }
+    return pid;
 }
 
 // Python's shared_memory module takes its names from the OS's random source
