@@ -235,12 +235,14 @@ def plot(medians, out):
         f"'{data}' using 1:{i + 2} with linespoints title '{label}'"
         for i, (_, label) in enumerate(series))
     script = f"""
-set terminal png size 900,560
+set terminal png size 1100,560 noenhanced
 set output '{png}'
 set title 'Contended increments of one shared 64-bit counter (2 cores; medians)'
 set xlabel 'processes'
 set ylabel 'ns per increment (log scale)'
 set logscale y
+set logscale x 2
+set xrange [0.8:10]
 set xtics (1, 2, 4, 8)
 set key outside right
 set grid
@@ -322,8 +324,10 @@ def main():
             print(f"  {r['section']}: {r['operation']} vs {r['peer_label']}: "
                   f"{r['ratio']:.2f}x, target {r['target']}", file=sys.stderr)
     if args.update_readme and not args.quick:
-        update_readme(Path(args.update_readme), table_md,
-                      "scripts/bench.sh --update-readme README.md")
+        readme = Path(args.update_readme)
+        update_readme(readme, table_md, "scripts/bench.sh --update-readme README.md")
+        if png:  # the plot README shows
+            shutil.copyfile(png, readme.parent / "bench" / "contended.png")
     if errors or missing:
         for e in errors:
             print(f"compare.py: benchmark error: {e}", file=sys.stderr)
