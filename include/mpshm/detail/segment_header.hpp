@@ -136,9 +136,6 @@ struct SegmentHeader {
     std::atomic_ref<std::uint32_t> recovery_count() {
         return std::atomic_ref<std::uint32_t>(recoveries);
     }
-    std::atomic_ref<std::uint32_t> lockfree_mark() {
-        return std::atomic_ref<std::uint32_t>(lockfree_used);
-    }
     [[nodiscard]] std::string_view lock_segment_name() const {
         return {lock_segment, ::strnlen(lock_segment, max_lock_name)};
     }
