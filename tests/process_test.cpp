@@ -10,8 +10,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
+#include <iterator>
+#include <new>
 #include <sstream>
 #include <string>
 
@@ -65,18 +69,57 @@ void try_to_start_a_child(mp::Value<int>& refused) {
     }
 }
 
-// Captures what children write to standard error while it lives.
-class StderrCapture {
+// Writes where a child inherits them: its name and its parent's, or
+// "orphan", at slot SLOT of SHM.
+void write_lineage(mp::SharedMemory& shm, int slot) {
+    const auto parent = mp::parent_process();
+    const std::string line =
+        mp::current_process().name() + "|" + (parent ? parent->name() : std::string("orphan"));
+    std::memcpy(shm.buf().data() + static_cast<std::ptrdiff_t>(slot) * 128, line.c_str(),
+                line.size() + 1);
+}
+
+// A child that starts two grandchildren, one named at length.
+void start_grandchildren(mp::SharedMemory& shm, mp::StartMethod method) {
+    write_lineage(shm, 0);
+    mp::Process first({.start_method = method}, write_lineage, shm, 1);
+    mp::Process second({.name = "a grandchild whose name is long", .start_method = method},
+                       write_lineage, shm, 2);
+    first.start();
+    second.start();
+    first.join();
+    second.join();
+    if (first.exitcode() != 0 || second.exitcode() != 0) throw std::runtime_error("grandchild");
+    write_lineage(shm, 3);
+}
+
+void print_without_newline() {
+    std::cout << "child cout, ";
+    std::printf("child printf");
+}
+
+// Sends std::cout to a file buffer of its own, never closed.
+void print_to_a_filebuf(std::string path) {
+    alignas(std::filebuf) static unsigned char storage[sizeof(std::filebuf)];
+    auto* buf = new (storage) std::filebuf;
+    if (buf->open(path, std::ios::out | std::ios::trunc) == nullptr) throw std::runtime_error(path);
+    std::cout.rdbuf(buf);
+    std::cout << "through a filebuf";
+}
+
+// Captures what children write to STREAM (standard error unless told) while
+// it lives.
+class OutputCapture {
   public:
-    StderrCapture() {
-        std::fflush(stderr);
-        saved_ = ::dup(STDERR_FILENO);
+    explicit OutputCapture(std::FILE* stream = stderr) : stream_(stream), fd_(::fileno(stream)) {
+        std::fflush(stream_);
+        saved_ = ::dup(fd_);
         file_ = std::tmpfile();
-        ::dup2(::fileno(file_), STDERR_FILENO);
+        ::dup2(::fileno(file_), fd_);
     }
-    StderrCapture(const StderrCapture&) = delete;
-    StderrCapture& operator=(const StderrCapture&) = delete;
-    ~StderrCapture() {
+    OutputCapture(const OutputCapture&) = delete;
+    OutputCapture& operator=(const OutputCapture&) = delete;
+    ~OutputCapture() {
         restore();
         std::fclose(file_);
     }
@@ -93,11 +136,13 @@ class StderrCapture {
   private:
     void restore() {
         if (saved_ < 0) return;
-        std::fflush(stderr);
-        ::dup2(saved_, STDERR_FILENO);
+        std::fflush(stream_);
+        ::dup2(saved_, fd_);
         ::close(saved_);
         saved_ = -1;
     }
+    std::FILE* stream_;
+    int fd_;
     int saved_ = -1;
     std::FILE* file_ = nullptr;
 };
@@ -155,7 +200,7 @@ TEST_P(ProcessTest, ExitCodeIsZeroAfterSuccessAndOneAfterAnException) {
     ok.join();
     EXPECT_EQ(ok.exitcode(), 0);
 
-    StderrCapture capture;
+    OutputCapture capture;
     mp::Process failing(options(), fail_with_exception);
     failing.start();
     failing.join();
@@ -163,6 +208,48 @@ TEST_P(ProcessTest, ExitCodeIsZeroAfterSuccessAndOneAfterAnException) {
     EXPECT_EQ(failing.exitcode(), 1);
     EXPECT_NE(err.find("Process " + failing.name() + ":"), std::string::npos) << err;
     EXPECT_NE(err.find("std::runtime_error: boom from the child"), std::string::npos) << err;
+}
+
+TEST_P(ProcessTest, ChildrenAndGrandchildrenKnowTheirNamesAndParents) {
+    mp::SharedMemory shm({.create = true, .size = 512});
+    mp::Process p(options(), start_grandchildren, shm, GetParam());
+    p.start();
+    p.join();
+    ASSERT_EQ(p.exitcode(), 0);
+    const auto slot = [&shm](int i) {
+        return std::string(reinterpret_cast<const char*>(shm.buf().data()) + i * 128);
+    };
+    EXPECT_EQ(slot(0), p.name() + "|MainProcess");
+    EXPECT_EQ(slot(1), p.name() + ":1|" + p.name());
+    EXPECT_EQ(slot(2), "a grandchild whose name is long|" + p.name());
+    EXPECT_EQ(slot(3), slot(0));
+    EXPECT_EQ(mp::current_process().name(), "MainProcess");
+    EXPECT_FALSE(mp::parent_process().has_value());
+}
+
+TEST_P(ProcessTest, ChildOutputIsFlushedOnceBeforeTheChildEnds) {
+    OutputCapture capture(stdout);
+    std::cout << "parent, ";  // buffered: the child must not print it again
+    mp::Process p(options(), print_without_newline);
+    p.start();
+    p.join();
+    EXPECT_EQ(p.exitcode(), 0);
+    EXPECT_EQ(capture.text(), "parent, child cout, child printf");
+}
+
+TEST_P(ProcessTest, ChildFlushesAStreamBufferOfItsOwn) {
+    char path[] = "/tmp/mpshm-process-test-XXXXXX";
+    const int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    mp::Process p(options(), print_to_a_filebuf, std::string(path));
+    p.start();
+    p.join();
+    EXPECT_EQ(p.exitcode(), 0);
+    std::ifstream in(path);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ::unlink(path);
+    EXPECT_EQ(text, "through a filebuf");
 }
 
 TEST_P(ProcessTest, TerminateAndKillASleepingChild) {
@@ -335,7 +422,7 @@ TEST_P(ProcessTest, ASharedMemoryArgumentUnlinkedBeforeStart) {
     mp::SharedMemory shm({.create = true, .size = 64});
     mp::Process p(options(), write_marker, shm);
     shm.unlink();  // the name is gone before the child starts
-    StderrCapture capture;
+    OutputCapture capture;
     p.start();
     p.join();
     if (GetParam() == mp::StartMethod::fork) {

@@ -29,6 +29,11 @@
 #if __has_include(<cxxabi.h>)
 #include <cxxabi.h>
 #endif
+#if defined(__GLIBCXX__) && defined(__GXX_RTTI) && __has_include(<ext/stdio_sync_filebuf.h>)
+#include <ext/stdio_sync_filebuf.h>
+#include <typeinfo>
+#define MPSHM_STDIO_SYNC_FILEBUF 1
+#endif
 
 #include <mpshm/detail/posix/process.hpp>
 #include <mpshm/detail/process_state.hpp>
@@ -92,6 +97,27 @@ inline std::string describe_exception(std::exception_ptr error) {
     } catch (...) {
         return "an exception of unknown type";
     }
+}
+
+// Flushes OS unless its buffer is libstdc++'s default one for std::cout and
+// std::cerr (while synchronised with stdio), which keeps nothing of its own
+// and writes straight through to C's stdout or stderr: std::fflush(nullptr)
+// covers it then. A forked child that skips the C++ calls touches fewer
+// pages its parent shares with it, and each such page costs a fault.
+inline void flush_stream(std::ostream& os) {
+    std::streambuf* const buf = os.rdbuf();
+    if (buf == nullptr) return;
+#if defined(MPSHM_STDIO_SYNC_FILEBUF)
+    if (typeid(*buf) == typeid(__gnu_cxx::stdio_sync_filebuf<char>)) return;
+#endif
+    os.flush();
+}
+
+// Everything buffered for output: std::cout, std::cerr, then every C stream.
+inline void flush_output() {
+    flush_stream(std::cout);
+    flush_stream(std::cerr);
+    std::fflush(nullptr);
 }
 
 // Runs a target and reports an escaping exception as Python does: the
@@ -448,23 +474,29 @@ class Process {
   private:
     friend void detail::exit_cleanup();
 
+    // The child shares every page with its parent until it writes one, and
+    // each page it touches (its code included) costs it a fault: what the
+    // child needs is made here, in the parent, and the child only swaps it
+    // into place, allocating and freeing nothing.
     void start_fork() {
-        std::cout.flush();
-        std::cerr.flush();
-        std::fflush(nullptr);  // or the child would print what the parent buffered
+        detail::flush_output();  // or the child would print what the parent buffered
         auto& state = detail::process_state();
-        const std::string parent_name = state.name;
+        std::string child_name = name_;
+        std::vector<unsigned> child_identity = identity_;
         const ::pid_t pid = ::fork();
         if (pid < 0) detail::posix::throw_errno("fork");
         if (pid > 0) {
             pid_ = pid;
             return;
         }
-        // The child: its own name and identity, no children yet.
-        state.parent = detail::ParentInfo{parent_name, starter_pid_};
-        state.name = name_;
+        // The child: its own name and identity, its parent's name, no
+        // children yet.
+        if (!state.parent) state.parent.emplace();
+        state.parent->pid = starter_pid_;
+        state.parent->name.swap(state.name);
+        state.name.swap(child_name);
+        state.identity.swap(child_identity);
         state.daemon = daemon_;
-        state.identity = identity_;
         state.counter = 0;
         state.children.clear();
         const int code = detail::run_target(name_, [this] { target_->run_here(); });
@@ -472,10 +504,8 @@ class Process {
             detail::exit_cleanup();
         } catch (...) {  // never let the child unwind into its parent's code
         }
-        std::cout.flush();
-        std::cerr.flush();
-        std::fflush(nullptr);
-        ::_exit(code);  // never the parent's atexit handlers or static destructors
+        detail::flush_output();
+        detail::posix::exit_now(code);  // never the parent's atexit handlers or static destructors
     }
 
     void start_spawn() {
@@ -510,8 +540,7 @@ class Process {
         out.value(static_cast<std::int64_t>(detail::code_offset(target_->entry())));
         out.value(static_cast<std::int64_t>(target_->target_offset()));
         target_->encode(out);
-        std::cout.flush();
-        std::fflush(nullptr);
+        detail::flush_output();
         pid_ = detail::posix::spawn_self(std::string(detail::spawn_variable) + "=" +
                                          detail::to_hex(out.str()));
     }
@@ -731,8 +760,7 @@ inline void freeze_support() {
         detail::exit_cleanup();
     } catch (...) {  // never let the child unwind into main()
     }
-    std::cout.flush();
-    std::fflush(nullptr);
+    detail::flush_output();
     std::exit(code);
 }
 

@@ -14,8 +14,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -27,6 +25,20 @@ namespace mpshm::detail::posix {
 
 [[noreturn]] inline void throw_errno(const char* what, int err = errno) {
     throw std::system_error(err, std::system_category(), std::string("mpshm: ") + what);
+}
+
+// _exit(), called through a pointer that the dynamic linker filled in when
+// the program started. A direct call would go through a lazily bound PLT
+// slot that only forked children ever use, so every child would look the
+// symbol up again, faulting in a dozen pages of the dynamic linker's and the
+// libraries' that it shares with its parent; that lookup alone costs about
+// as much as the rest of the child's short life. (volatile: or the compiler
+// would turn the call back into a direct one.)
+inline void (*volatile exit_function)(int) = &::_exit;
+
+[[noreturn]] inline void exit_now(int code) noexcept {
+    exit_function(code);
+    ::_exit(code);  // not reached
 }
 
 // Exit status as Python reports it: the code, or -N after signal N.
@@ -81,8 +93,20 @@ inline void send_signal(::pid_t pid, int sig) {
 // This program's arguments, so that a spawned child looks like its parent in
 // ps and top.
 inline std::vector<std::string> own_arguments() {
-    std::ifstream in("/proc/self/cmdline", std::ios::binary);
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string all;
+    const int fd = ::open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char chunk[4096];
+        for (;;) {
+            const ::ssize_t n = ::read(fd, chunk, sizeof chunk);
+            if (n > 0) {
+                all.append(chunk, static_cast<std::size_t>(n));
+            } else if (n == 0 || errno != EINTR) {
+                break;
+            }
+        }
+        ::close(fd);
+    }
     std::vector<std::string> args;
     std::size_t start = 0;
     for (std::size_t i = 0; i < all.size(); ++i) {
