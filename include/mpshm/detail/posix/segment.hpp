@@ -2,7 +2,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
@@ -46,26 +50,50 @@ inline std::optional<Identity> identity_of_name(const std::string& name) {
     return Identity{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
 }
 
-// Creates NAME exclusively (O_EXCL) with exactly MODE, whatever the umask:
-// Boost fchmods after shm_open, and its default would be 0644, so the mode is
-// always passed. The descriptor is closed once mapped, as the mapping keeps
-// the segment alive; a failure after creation removes the half-made segment.
-inline Mapping create_segment(const std::string& name, std::size_t size, unsigned mode) {
-    bip::shared_memory_object shm;
-    try {
-        bip::permissions perms;
-        perms.set_permissions(static_cast<int>(mode));
-        shm = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write, perms);
-    } catch (const bip::interprocess_exception& e) {
-        rethrow_boost(name, "cannot create", e);
+// A descriptor Boost's mapped_region can map (its MemoryMappable concept).
+struct DescriptorMappable {
+    int fd;
+    [[nodiscard]] bip::mapping_handle_t get_mapping_handle() const noexcept {
+        bip::mapping_handle_t handle{};
+        handle.handle = fd;
+        handle.is_xsi = false;
+        return handle;
     }
+    [[nodiscard]] bip::mode_t get_mode() const noexcept { return bip::read_write; }
+};
+
+// Creates NAME exclusively (O_EXCL) with exactly MODE, whatever the umask,
+// and maps it. Not Boost's shared_memory_object: it fchmods every segment it
+// creates, one system call more than needed where the umask left MODE as it
+// was (the usual case); the fstat that records the segment's identity tells
+// us. The descriptor is closed once mapped, as the mapping keeps the segment
+// alive; a failure after creation removes the half-made segment.
+inline Mapping create_segment(const std::string& name, std::size_t size, unsigned mode) {
+    const std::string path = "/" + name;
+    const int fd = ::shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
+                              static_cast<::mode_t>(mode));
+    if (fd < 0) throw_os_error(name, "cannot create", errno);
+    const auto fail = [&](const char* action, int err) {
+        ::close(fd);
+        ::shm_unlink(path.c_str());
+        throw_os_error(name, action, err);
+    };
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) fail("cannot create", errno);
+    if ((st.st_mode & 07777) != mode && ::fchmod(fd, static_cast<::mode_t>(mode)) != 0)
+        fail("cannot set the mode of", errno);
+    if (::ftruncate(fd, static_cast<::off_t>(size)) != 0) fail("cannot size", errno);
     try {
-        shm.truncate(static_cast<bip::offset_t>(size));
-        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size,
-                       identity_of(shm.get_mapping_handle())};
+        Mapping mapping{
+            bip::mapped_region(DescriptorMappable{fd}, bip::read_write, 0, size),
+            size,
+            {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)}};
+        ::close(fd);
+        return mapping;
     } catch (const bip::interprocess_exception& e) {
-        bip::shared_memory_object::remove(name.c_str());
-        rethrow_boost(name, "cannot size and map", e);
+        ::close(fd);
+        ::shm_unlink(path.c_str());
+        rethrow_boost(name, "cannot map", e);
     }
 }
 
