@@ -59,9 +59,12 @@ struct Wakeup {
         std::atomic_ref<std::uint32_t>(sleepers).fetch_sub(1, std::memory_order_relaxed);
     }
 
+    // Called with the lock held, like prepare(): so when no one is between
+    // prepare() and finish() no one can miss this notify, and it writes
+    // nothing (a Queue calls it on every put and get).
     void notify(int count = 1) {
-        std::atomic_ref<std::uint32_t>(sequence).fetch_add(1, std::memory_order_release);
         if (std::atomic_ref<std::uint32_t>(sleepers).load(std::memory_order_relaxed) != 0) {
+            std::atomic_ref<std::uint32_t>(sequence).fetch_add(1, std::memory_order_release);
             posix::futex_wake(&sequence, count);
         }
     }
