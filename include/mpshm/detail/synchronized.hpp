@@ -156,13 +156,20 @@ class Synchronized {
     }
 
     // Call before every lock-free operation on the data.
+    // The mark never goes away, so once this handle has seen it, it does
+    // not look again: the hot path reads only the handle itself.
     void before_lockfree() const {
         if constexpr (has_lock<LockPolicy>) {
-            if (!lockfree_used()) [[unlikely]]
+            std::atomic_ref<bool> seen(lockfree_seen_);
+            if (seen.load(std::memory_order_relaxed)) [[likely]]
+                return;
+            if (!lockfree_used()) {
                 locked([&] {
                     std::atomic_ref<std::uint32_t>(*lockfree_used_)
                         .store(1, std::memory_order_relaxed);
                 });
+            }
+            seen.store(true, std::memory_order_relaxed);
         }
     }
 
@@ -203,6 +210,7 @@ class Synchronized {
     // every access.
     T* data_;
     std::uint32_t* lockfree_used_;
+    mutable bool lockfree_seen_ = false;  // this handle saw lockfree_used set
     // Acquiring records what it found (previous_owner_died) in the handle,
     // so even reads through a const object change it.
     mutable lock_storage lock_;
