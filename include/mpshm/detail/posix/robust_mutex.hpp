@@ -180,22 +180,15 @@ class RobustMutex {
     Acquired lock() {
         const std::uint64_t me = current_owner();
         std::uint64_t seen = 0;
-        if (word_.compare_exchange_strong(seen, me, std::memory_order_acquire,
-                                          std::memory_order_relaxed)) [[likely]] {
-            depth_.store(1, std::memory_order_relaxed);
+        if (take_free(me, seen)) [[likely]]
             return Acquired::yes;
-        }
         return lock_slow(me, seen, std::nullopt);
     }
 
     Acquired try_lock() {
         const std::uint64_t me = current_owner();
         std::uint64_t seen = 0;
-        if (word_.compare_exchange_strong(seen, me, std::memory_order_acquire,
-                                          std::memory_order_relaxed)) {
-            depth_.store(1, std::memory_order_relaxed);
-            return Acquired::yes;
-        }
+        if (take_free(me, seen)) return Acquired::yes;
         if (owner_word::identity(seen) == me) return relock(false);
         if (seen != 0 && owner_is_dead(seen, false)) return take_over(seen, me);
         return Acquired::no;
@@ -207,11 +200,7 @@ class RobustMutex {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         const std::uint64_t me = current_owner();
         std::uint64_t seen = 0;
-        if (word_.compare_exchange_strong(seen, me, std::memory_order_acquire,
-                                          std::memory_order_relaxed)) {
-            depth_.store(1, std::memory_order_relaxed);
-            return Acquired::yes;
-        }
+        if (take_free(me, seen)) return Acquired::yes;
         return lock_slow(me, seen, deadline);
     }
 
@@ -257,6 +246,16 @@ class RobustMutex {
                       "mpshm: the lock's futex is the low half of its word");
         static_assert(sizeof(std::atomic<std::uint64_t>) == sizeof(std::uint64_t));
         return reinterpret_cast<std::uint32_t*>(&word_);
+    }
+
+    // Takes the lock if it is free (one compare-and-swap); otherwise SEEN is
+    // its word.
+    bool take_free(std::uint64_t me, std::uint64_t& seen) noexcept {
+        if (!word_.compare_exchange_strong(seen, me, std::memory_order_acquire,
+                                           std::memory_order_relaxed))
+            return false;
+        depth_.store(1, std::memory_order_relaxed);
+        return true;
     }
 
     Acquired relock(bool blocking) {
