@@ -54,33 +54,26 @@ def comparisons():
     better), "speedup" is peer/mpshm (higher is better)."""
     rows = []
     c = "contended/{}/processes:{}"
-    for p in PROCESSES:
-        rows.append(("Contended increments", f"Value += 1 (RLock), P={p}",
-                     c.format("value_rlock", p), c.format("raw_pthread_mutex", p),
-                     "raw pthread mutex", "slowdown",
-                     at_most(1.10) if p <= 2 else None))
-    for p in PROCESSES:
-        rows.append(("Contended increments", f"Value += 1 (RLock), P={p}",
-                     c.format("value_rlock", p), c.format("raw_robust_pthread_mutex", p),
-                     "robust pthread mutex", "slowdown", None))
-    for p in PROCESSES:
-        rows.append(("Contended increments", f"Value += 1 (RLock), P={p}",
-                     c.format("value_rlock", p), c.format("boost_interprocess_mutex", p),
-                     "Boost interprocess_mutex", "slowdown", None))
-    for p in PROCESSES:
-        rows.append(("Contended increments", f"Value<int64_t, Lock> += 1, P={p}",
-                     c.format("value_lock", p), c.format("raw_pthread_mutex", p),
-                     "raw pthread mutex", "slowdown", None))
-    for p in PROCESSES:
-        rows.append(("Contended increments", f"Value += 1 (RLock), P={p}",
-                     c.format("value_rlock", p),
-                     f"python/contended/value_get_lock/processes:{p}",
-                     "CPython Value + get_lock()", "speedup",
-                     at_least(30) if p <= 4 else None))
-    for p in PROCESSES:
-        rows.append(("Contended increments", f"Value::fetch_add(1), P={p}",
-                     c.format("value_fetch_add", p), c.format("raw_atomic", p),
-                     "raw std::atomic", "slowdown", at_most(1.05)))
+    rlock = "Value += 1 (RLock)"
+    # (what, mpshm variant, peer name for P, peer label, kind, target for P)
+    contended = [
+        (rlock, "value_rlock", lambda p: c.format("raw_pthread_mutex", p), "raw pthread mutex",
+         "slowdown", lambda p: at_most(1.10) if p <= 2 else None),
+        (rlock, "value_rlock", lambda p: c.format("raw_robust_pthread_mutex", p),
+         "robust pthread mutex", "slowdown", lambda p: None),
+        (rlock, "value_rlock", lambda p: c.format("boost_interprocess_mutex", p),
+         "Boost interprocess_mutex", "slowdown", lambda p: None),
+        ("Value<int64_t, Lock> += 1", "value_lock", lambda p: c.format("raw_pthread_mutex", p),
+         "raw pthread mutex", "slowdown", lambda p: None),
+        (rlock, "value_rlock", lambda p: f"python/contended/value_get_lock/processes:{p}",
+         "CPython Value + get_lock()", "speedup", lambda p: at_least(30) if p <= 4 else None),
+        ("Value::fetch_add(1)", "value_fetch_add", lambda p: c.format("raw_atomic", p),
+         "raw std::atomic", "slowdown", lambda p: at_most(1.05)),
+    ]
+    for what, variant, peer, peer_label, kind, target in contended:
+        for p in PROCESSES:
+            rows.append(("Contended increments", f"{what}, P={p}", c.format(variant, p), peer(p),
+                         peer_label, kind, target(p)))
     rows.append(("Contended increments", "Value += 1 (RLock), P=8",
                  c.format("value_rlock", 8), c.format("value_rlock", 2),
                  "itself at P=2", "slowdown", at_most(1.5)))

@@ -114,9 +114,6 @@ inline std::uint64_t current_owner() noexcept {
     const std::uint64_t owner = cached_owner;
     return owner != 0 ? owner : compute_owner();
 }
-inline ::pid_t current_tid() noexcept {
-    return owner_word::tid(current_owner());
-}
 
 // Whether the thread named in owner word W is certainly gone. QUICK asks
 // only whether its id still exists (one system call); otherwise /proc also
