@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <ostream>
 #include <span>
@@ -93,6 +94,7 @@ class SharedMemory {
           mapping_(std::move(other.mapping_)),
           identity_(other.identity_),
           creator_pid_(std::exchange(other.creator_pid_, no_pid)),
+          track_token_(std::exchange(other.track_token_, 0)),
           unlink_called_(std::exchange(other.unlink_called_, true)) {}
 
     SharedMemory& operator=(SharedMemory&& other) noexcept {
@@ -102,6 +104,7 @@ class SharedMemory {
             mapping_ = std::move(other.mapping_);
             identity_ = other.identity_;
             creator_pid_ = std::exchange(other.creator_pid_, no_pid);
+            track_token_ = std::exchange(other.track_token_, 0);
             unlink_called_ = std::exchange(other.unlink_called_, true);
         }
         return *this;
@@ -151,6 +154,7 @@ class SharedMemory {
         if (const int err = detail::os::unlink_segment(name_); err != 0) {
             detail::throw_os_error(name_, "cannot unlink", err);
         }
+        detail::os::untrack_segment(track_token_, identity_);
     }
 
     friend std::ostream& operator<<(std::ostream& os, const SharedMemory& shm) {
@@ -169,6 +173,7 @@ class SharedMemory {
         identity_ = mapping_.identity;
         name_ = name;
         creator_pid_ = options.track ? detail::os::current_pid() : no_pid;
+        if (options.track) track_token_ = detail::os::track_segment(name_, identity_);
     }
 
     void attach(const std::string& name) {
@@ -193,6 +198,7 @@ class SharedMemory {
         if (owns_name()) {
             const auto now = detail::os::identity_of_name(name_);
             if (now && *now == identity_) (void)detail::os::unlink_segment(name_);
+            detail::os::untrack_segment(track_token_, identity_);
         }
         unlink_called_ = true;
         close();
@@ -202,6 +208,7 @@ class SharedMemory {
     detail::os::Mapping mapping_;
     detail::os::Identity identity_;  // kept after close(), to check the name before unlinking
     pid_type creator_pid_ = no_pid;  // set only when this object must unlink
+    std::uint32_t track_token_ = 0;  // the segment tracker's slot, 0 if none
     bool unlink_called_ = false;
 };
 

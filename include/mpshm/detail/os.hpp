@@ -10,7 +10,9 @@ namespace os = win32;
 }
 #else
 #include <mpshm/detail/posix/os.hpp>
+#include <mpshm/detail/posix/proc.hpp>
 #include <mpshm/detail/posix/segment.hpp>
+#include <mpshm/detail/posix/tracker.hpp>
 namespace mpshm::detail {
 namespace os = posix;
 }

@@ -87,8 +87,14 @@ inline bool is_external(LockKind k) {
 // "MPSHM" and the layout version in one word, so that a different layout is
 // refused at the first read.
 inline constexpr std::uint64_t header_magic = 0x4d5053484d000000ULL;  // "MPSHM\0\0\0"
-inline constexpr std::uint32_t layout_version = 2;
+inline constexpr std::uint32_t layout_version = 3;
 inline constexpr std::size_t max_lock_name = 256;
+
+namespace segment_flags {
+// The creator unlinks the segment (SegmentOptions::track): the tracker and
+// `mpshm-segments --clean` may remove it once the creator is dead.
+inline constexpr std::uint32_t tracked = 1;
+}  // namespace segment_flags
 
 // Fixed layout: only fixed-size fields, no pointers. The creator fills every
 // field, initialises the lock and the data, and stores `magic` last with
@@ -102,12 +108,13 @@ struct SegmentHeader {
     LockKind lock_kind;
     std::uint32_t elem_size;
     std::uint32_t elem_align;
-    std::uint32_t reserved;
+    std::uint32_t flags;  // segment_flags
     std::uint64_t type_tag;
     std::uint64_t count;        // elements
     std::uint64_t data_offset;  // from the start of the segment
     std::uint64_t data_bytes;
     std::int64_t creator_pid;
+    std::uint64_t creator_start;  // the creator's start time (clock ticks since boot), 0 unknown
     char lock_segment[max_lock_name];  // the external lock's segment, NUL-terminated
     std::uint64_t checksum;            // of every field above but magic
     std::uint32_t recoveries;          // times a dead owner's lock was recovered (atomic)

@@ -108,6 +108,8 @@ class SharedSegment {
         header->data_offset = offset;
         header->data_bytes = bytes;
         header->creator_pid = static_cast<std::int64_t>(os::current_pid());
+        header->creator_start = os::current_start_time();
+        header->flags = options.track ? segment_flags::tracked : 0;
         if (!lock_segment.empty()) {
             std::memcpy(header->lock_segment, lock_segment.data(), lock_segment.size());
         }
@@ -159,20 +161,24 @@ class SharedSegment {
     [[nodiscard]] const std::string& name() const noexcept { return shm_.name(); }
     [[nodiscard]] SegmentHeader& header() const noexcept { return *header_; }
     [[nodiscard]] std::byte* data() const noexcept { return data_; }
-    [[nodiscard]] std::uint64_t count() const noexcept { return header_->count; }
+    // As validated at attach: a peer rewriting the header later cannot
+    // move our bounds.
+    [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
     [[nodiscard]] SharedMemory& memory() noexcept { return shm_; }
 
   private:
     explicit SharedSegment(SharedMemory shm)
         : shm_(std::move(shm)),
           header_(reinterpret_cast<SegmentHeader*>(shm_.buf().data())),
-          data_(shm_.buf().data() + header_->data_offset) {}
+          data_(shm_.buf().data() + header_->data_offset),
+          count_(header_->count) {}
 
     // For a lock: checks the header before the pointers into it are made.
     SharedSegment(SharedMemory shm, const Layout& lock)
         : shm_(std::move(shm)),
           header_(&validate_header(shm_, "cannot attach as " + std::string(lock.type_name))),
-          data_(shm_.buf().data() + header_->data_offset) {}
+          data_(shm_.buf().data() + header_->data_offset),
+          count_(header_->count) {}
 
     // Every check that does not depend on what the caller expects: is this a
     // complete, undamaged mpshm header that fits its segment?
@@ -241,6 +247,7 @@ class SharedSegment {
     SharedMemory shm_;
     SegmentHeader* header_;
     std::byte* data_;
+    std::uint64_t count_;
 };
 
 inline std::shared_ptr<SharedSegment> SegmentCache::find(std::string_view name) {

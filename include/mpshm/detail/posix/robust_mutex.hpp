@@ -18,6 +18,7 @@
 #include <cstdio>
 
 #include <mpshm/detail/posix/futex.hpp>
+#include <mpshm/detail/posix/proc.hpp>
 #include <mpshm/errors.hpp>
 
 namespace mpshm::detail::posix {
@@ -51,41 +52,6 @@ inline std::uint64_t identity(std::uint64_t w) {
     return w & ~waiters;
 }
 }  // namespace owner_word
-
-// What /proc says about thread TID: whether it still runs (a zombie does
-// not), and its start time. Reads with plain system calls: no allocation.
-struct ThreadStatus {
-    // missing: no /proc entry (exited, or hidden from us by hidepid).
-    enum class State : std::uint8_t { running, zombie, missing, unknown } state = State::unknown;
-    std::uint64_t start_time = 0;
-};
-inline ThreadStatus thread_status(::pid_t tid) {
-    char path[48];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(tid));
-    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return {errno == ENOENT ? ThreadStatus::State::missing : ThreadStatus::State::unknown, 0};
-    }
-    char buf[1024];
-    const ::ssize_t n = ::read(fd, buf, sizeof buf - 1);
-    ::close(fd);
-    if (n <= 0) return {ThreadStatus::State::missing, 0};  // raced with its exit
-    buf[n] = '\0';
-    // "tid (comm) S ppid ...": comm may hold anything, so start after the last ')'.
-    const char* p = nullptr;
-    for (const char* q = buf; *q != '\0'; ++q)
-        if (*q == ')') p = q;
-    if (p == nullptr || p[1] != ' ' || p[2] == '\0') return {};
-    const char state = p[2];
-    // Field 22 (starttime) is the 19th after the state (field 3).
-    p += 3;
-    for (int field = 0; field < 19 && *p != '\0'; ++p)
-        if (*p == ' ') ++field;
-    std::uint64_t start = 0;
-    for (; *p >= '0' && *p <= '9'; ++p) start = start * 10 + static_cast<std::uint64_t>(*p - '0');
-    const bool zombie = state == 'Z' || state == 'X' || state == 'x';
-    return {zombie ? ThreadStatus::State::zombie : ThreadStatus::State::running, start};
-}
 
 // This process's pid namespace, hashed to 12 bits, never 0 (0: unknown).
 inline std::uint64_t pid_namespace_hash() {

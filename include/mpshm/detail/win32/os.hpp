@@ -10,6 +10,7 @@
 #include <bcrypt.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <system_error>
 
 namespace mpshm::detail::win32 {
@@ -27,6 +28,11 @@ inline void fill_random(void* out, std::size_t n) {
         throw std::system_error(static_cast<int>(status), std::system_category(),
                                 "mpshm: BCryptGenRandom");
     }
+}
+
+// Not recorded on Windows yet: segments there vanish with their last handle.
+inline std::uint64_t current_start_time() noexcept {
+    return 0;
 }
 
 // Kernel object names may be far longer, but Python keeps to 14 characters

@@ -8,8 +8,10 @@
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/windows_shared_memory.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <mpshm/detail/boost_error.hpp>
 #include <mpshm/errors.hpp>
@@ -65,5 +67,12 @@ inline int unlink_segment(const std::string& /*name*/) noexcept {
 }
 
 inline constexpr bool names_need_unlink = false;
+
+// Nothing outlives its last handle on Windows, so nothing needs tracking.
+inline std::uint32_t track_segment(std::string_view /*name*/,
+                                   const Identity& /*identity*/) noexcept {
+    return 0;
+}
+inline void untrack_segment(std::uint32_t /*token*/, const Identity& /*identity*/) noexcept {}
 
 }  // namespace mpshm::detail::win32
