@@ -6,6 +6,9 @@
 #include <mpshm/managers.hpp>
 #include <mpshm/process.hpp>
 #include <mpshm/queues.hpp>
+#if !defined(_WIN32)
+#include <mpshm/segments.hpp>
+#endif
 #include <mpshm/shareable_list.hpp>
 #include <mpshm/shared_memory.hpp>
 #include <mpshm/sharedctypes.hpp>
