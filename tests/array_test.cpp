@@ -175,6 +175,17 @@ TEST(Array, AttachChecksTypeAndLength) {
     EXPECT_THROW((void)(mp::RawArray<int, 10>::attach(a.name())), mp::TypeMismatchError);
 }
 
+TEST(Array, AnEmptyArrayCopiesAndAssignsNothing) {
+    // Found by fuzzing (tests/fuzz): copy_to() and assign() handed memcpy the
+    // null data() of an empty span, which UBSan reports.
+    const mp::Array<int> empty(std::size_t{0});
+    std::vector<int> none;
+    empty.copy_to(none);
+    mp::Array<int> same = mp::Array<int>::attach(empty.name());
+    same.assign(none);
+    EXPECT_TRUE(same.to_vector().empty());
+}
+
 TEST(Array, ChildWritesAreSeenAndOnlyTheCreatorRemoves) {
     std::string name;
     {

@@ -3,9 +3,11 @@
 // SPDX-License-Identifier: MIT
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -288,6 +290,46 @@ TEST(Manager, AFullHeapThrowsMemoryErrorAndChangesNothing) {
     EXPECT_EQ(d.items(), before);
     lst.clear();
     EXPECT_NO_THROW(lst.append("room again"));
+}
+
+// A copy of manager M's segment, cut or padded to HEAP bytes of heap, whose
+// header and state say so: what a process attaching to such a damaged
+// segment finds (M's own name would reach this process's mapping of it).
+static mp::SharedMemory copy_claiming(const mp::Manager& m, std::uint64_t heap) {
+    const mp::SharedMemory original(m.name());
+    const std::size_t offset =
+        reinterpret_cast<const mp::detail::SegmentHeader*>(original.buf().data())->data_offset;
+    mp::SharedMemory copy(
+        {.create = true, .size = offset + mp::detail::manager_state_bytes + heap});
+    std::memcpy(copy.buf().data(), original.buf().data(), std::min(copy.size(), original.size()));
+    auto* header = reinterpret_cast<mp::detail::SegmentHeader*>(copy.buf().data());
+    header->count = header->data_bytes = mp::detail::manager_state_bytes + heap;
+    header->checksum = header->compute_checksum();
+    reinterpret_cast<mp::detail::ManagerState*>(copy.buf().data() + offset)->heap_size = heap;
+    return copy;
+}
+
+TEST(Manager, AttachRefusesAHeapTooSmallOrOfAnotherSizeThanBoostMadeIt) {
+    // Found by fuzzing (tests/fuzz): a header and state agreeing on a heap
+    // too small for Boost's own bookkeeping let List::attach read past the
+    // segment's end. A heap's size is also checked against Boost's record.
+    mp::Manager m(mp::ManagerOptions{.capacity = 8192});
+    auto lst = m.list<int>({1, 2, 3});
+    const mp::SharedMemory small = copy_claiming(m, 200);
+    mpshm_test::expect_error<mp::CorruptSegmentError>(
+        [&] { (void)mp::List<int>::attach(small.name() + "/c1"); }, {small.name(), "does not fit"});
+    const mp::SharedMemory cut = copy_claiming(m, 4096);  // Boost made 8192
+    mpshm_test::expect_error<mp::CorruptSegmentError>(
+        [&] { (void)mp::Manager::attach(cut.name()); }, {cut.name(), "record of its size"});
+    mp::SharedMemory same = copy_claiming(m, 8192);
+    EXPECT_EQ(mp::List<int>::attach(same.name() + "/c1").to_vector(), (std::vector<int>{1, 2, 3}));
+    // Boost's bookkeeping zeroed (only its record of the size is checked:
+    // see ManagerCore::attach for what no attach can check).
+    const std::size_t offset =
+        reinterpret_cast<const mp::detail::SegmentHeader*>(same.buf().data())->data_offset;
+    std::memset(same.buf().data() + offset + mp::detail::manager_state_bytes, 0, 64);
+    mpshm_test::expect_error<mp::CorruptSegmentError>(
+        [&] { (void)mp::Manager::attach(same.name()); }, {same.name(), "record of its size"});
 }
 
 TEST(Manager, AProcessKilledHoldingItsLockLeavesOthersWorking) {

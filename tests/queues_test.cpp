@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <numeric>
 #include <string>
@@ -187,6 +188,69 @@ TEST(Queue, AProcessKilledInsideAnOperationIsRepairedAfter) {
     EXPECT_EQ(q.qsize(), 1U);
     EXPECT_EQ(q.get(1s), 2);
     EXPECT_TRUE(q.empty());
+}
+
+// The state of the queue mapped by RAW, as another process (or damage) may change it.
+static mp::detail::QueueState& state_of(mp::SharedMemory& raw) {
+    const auto* header = reinterpret_cast<const mp::detail::SegmentHeader*>(raw.buf().data());
+    return *reinterpret_cast<mp::detail::QueueState*>(raw.buf().data() + header->data_offset);
+}
+
+TEST(Queue, DamagedPositionsAreCorruptNotReadPastTheRing) {
+    // Found by fuzzing (tests/fuzz): positions no put or get leaves made
+    // get() read a record's length past a one-byte ring, and the segment's
+    // end, and could have made a recount run for ever.
+    mp::Queue<int> q(mp::QueueOptions{.capacity = 1});
+    mp::SharedMemory raw(q.name());
+    auto& state = state_of(raw);
+    state.write_pos = 1;  // one byte of a record whose length alone takes four
+    mpshm_test::expect_error<mp::CorruptSegmentError>([&] { (void)q.get_nowait(); },
+                                                      {q.name(), "damaged record"});
+    state.write_pos = 2;  // more than the ring holds
+    mpshm_test::expect_error<mp::CorruptSegmentError>([&] { (void)q.get_nowait(); },
+                                                      {q.name(), "positions (0, 2)", "1 bytes"});
+    EXPECT_THROW((void)q.qsize(), mp::CorruptSegmentError);
+    state.write_pos = 0;
+    state.read_pos = 8;  // read past write
+    EXPECT_THROW((void)q.full(), mp::CorruptSegmentError);
+    state.read_pos = 0;
+    EXPECT_EQ(q.qsize(), 0U);
+    EXPECT_THROW((void)q.get_nowait(), mp::Empty);
+}
+
+TEST(Queue, ARecordLongerThanTheQueueHoldsIsCorrupt) {
+    // Found by fuzzing (tests/fuzz): a length that fits the ring but not the
+    // bytes between the positions was read as a message, and moved the read
+    // position past the write position.
+    mp::Queue<std::string> q(mp::QueueOptions{.capacity = 64});
+    q.put("abc");
+    mp::SharedMemory raw(q.name());
+    auto& state = state_of(raw);
+    const std::uint32_t length = 60;  // 7 bytes are used: 4 of length, 3 of "abc"
+    std::memcpy(reinterpret_cast<std::byte*>(&state) + sizeof state, &length, sizeof length);
+    mpshm_test::expect_error<mp::CorruptSegmentError>([&] { (void)q.get_nowait(); },
+                                                      {q.name(), "damaged record"});
+    // The recount after a lock holder's death refuses it too.
+    auto* header = reinterpret_cast<mp::detail::SegmentHeader*>(raw.buf().data());
+    ++header->recoveries;
+    mpshm_test::expect_error<mp::CorruptSegmentError>([&] { (void)q.qsize(); },
+                                                      {q.name(), "records are damaged"});
+    EXPECT_EQ(state.read_pos, 0U);
+}
+
+TEST(Queue, AttachRefusesStateMovedOffItsAlignment) {
+    // Found by fuzzing (tests/fuzz): a consistent header whose data starts
+    // one byte later than every creator puts it left the queue's state, its
+    // atomics and futexes misaligned (UBSan).
+    mp::Queue<int> q;
+    mp::SharedMemory raw(q.name());
+    auto* header = reinterpret_cast<mp::detail::SegmentHeader*>(raw.buf().data());
+    header->data_offset += 1;
+    header->data_bytes -= 1;
+    header->count -= 1;
+    header->checksum = header->compute_checksum();
+    mpshm_test::expect_error<mp::CorruptSegmentError>(
+        [&] { (void)mp::Queue<int>::attach(q.name()); }, {q.name(), "data offset"});
 }
 
 TEST(Queue, ClosedQueuesRefusePutsAndTypesAreChecked) {

@@ -79,6 +79,9 @@ class Array : public detail::Synchronized<T, LockPolicy> {
             array_->store_at(index_, x);
             return *this;
         }
+        // A proxy assigns the value it refers to: x = x reads it and writes it
+        // back, which is harmless.
+        // NOLINTNEXTLINE(bugprone-unhandled-self-assignment)
         reference& operator=(const reference& other) { return *this = static_cast<T>(other); }
         reference(const reference&) = default;
         ~reference() = default;
@@ -224,7 +227,8 @@ class Array : public detail::Synchronized<T, LockPolicy> {
         this->locked([&] {
             T* data = this->data();
             if (this->bulk_copy_ok()) {
-                std::memcpy(data, values.data(), size_ * sizeof(T));
+                // An empty span's data() may be null, which memcpy must never get.
+                if (size_ != 0) std::memcpy(data, values.data(), size_ * sizeof(T));
             } else {
                 for (std::size_t i = 0; i < size_; ++i) detail::cell_store(data + i, values[i]);
             }
@@ -242,7 +246,7 @@ class Array : public detail::Synchronized<T, LockPolicy> {
         this->locked([&] {
             const T* data = this->data();
             if (this->bulk_copy_ok()) {
-                std::memcpy(out.data(), data, size_ * sizeof(T));
+                if (size_ != 0) std::memcpy(out.data(), data, size_ * sizeof(T));
             } else {
                 for (std::size_t i = 0; i < size_; ++i) out[i] = detail::cell_load(data + i);
             }

@@ -46,15 +46,17 @@ struct ManagerOptions {
 
 namespace detail {
 
-inline constexpr std::size_t manager_state_bytes = 64;  // ManagerState, padded; the heap follows
+inline constexpr std::size_t manager_state_bytes = 64;     // ManagerState, padded; the heap follows
+inline constexpr std::size_t manager_min_capacity = 4096;  // bytes of heap, at least
 
 // What every handle to one Manager shares within a process: the segment,
 // the heap inside it, and the Manager's robust lock.
 class ManagerCore {
   public:
     static std::shared_ptr<ManagerCore> create(const ManagerOptions& options) {
-        if (options.capacity < 4096) {
-            throw std::invalid_argument("mpshm: a Manager needs a capacity of at least 4096 bytes");
+        if (options.capacity < manager_min_capacity) {
+            throw std::invalid_argument("mpshm: a Manager needs a capacity of at least " +
+                                        std::to_string(manager_min_capacity) + " bytes");
         }
         auto segment = SharedSegment::create(
             layout(), manager_state_bytes + options.capacity, {},
@@ -68,15 +70,28 @@ class ManagerCore {
         return std::make_shared<ManagerCore>(std::move(segment));
     }
 
+    // Checks what can be checked without following a pointer: the header,
+    // where the heap is and how large, and that Boost's own record of the
+    // heap's size agrees. The heap's insides (offset pointers in Boost's
+    // free tree and name index) are trusted: a segment damaged there by
+    // something other than mpshm can still crash the processes using it.
     static std::shared_ptr<ManagerCore> attach(std::string_view name) {
         auto segment = SharedSegment::attach(name, layout());
+        const auto corrupt = [&](const std::string& why) {
+            throw CorruptSegmentError(segment_message(name, "cannot attach as Manager", why));
+        };
         const auto* state = reinterpret_cast<const ManagerState*>(segment->data());
-        if (segment->count() < manager_state_bytes || state->heap_offset != manager_state_bytes ||
+        if (segment->count() < manager_state_bytes + manager_min_capacity ||
+            state->heap_offset != manager_state_bytes ||
             state->heap_size != segment->count() - manager_state_bytes) {
-            throw CorruptSegmentError(segment_message(name, "cannot attach as Manager",
-                                                      "its heap does not fit its segment"));
+            corrupt("its heap does not fit its segment");
         }
-        return std::make_shared<ManagerCore>(std::move(segment));
+        auto core = std::make_shared<ManagerCore>(std::move(segment));
+        if (core->heap_.get_size() != state->heap_size ||
+            core->heap_.get_free_memory() > state->heap_size) {
+            corrupt("its heap's own record of its size is damaged");
+        }
+        return core;
     }
 
     explicit ManagerCore(std::shared_ptr<SharedSegment> segment)
@@ -130,7 +145,7 @@ class ManagerCore {
     std::string make(std::uint64_t tag, ContainerKind kind, std::uint32_t key_size,
                      std::uint32_t value_size) {
         return locked([&] {
-            const std::string object = "c" + std::to_string(state_->next_object + 1);
+            std::string object = "c" + std::to_string(state_->next_object + 1);
             heap_.construct<ContainerObject>(object.c_str())(tag, kind, key_size, value_size,
                                                              heap());
             ++state_->next_object;
@@ -349,6 +364,9 @@ class List : public detail::ContainerHandle {
             list_->set(index_, x);
             return *this;
         }
+        // A proxy assigns the value it refers to: x = x reads it and writes it
+        // back, which is harmless.
+        // NOLINTNEXTLINE(bugprone-unhandled-self-assignment)
         reference& operator=(const reference& other) { return *this = static_cast<T>(other); }
         reference(const reference&) = default;
         ~reference() = default;
@@ -617,6 +635,9 @@ class Dict : public detail::ContainerHandle {
             dict_->set(key_, x);
             return *this;
         }
+        // A proxy assigns the value it refers to: x = x reads it and writes it
+        // back, which is harmless.
+        // NOLINTNEXTLINE(bugprone-unhandled-self-assignment)
         reference& operator=(const reference& other) { return *this = static_cast<V>(other); }
         reference(const reference&) = default;
         ~reference() = default;

@@ -3,6 +3,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -63,6 +65,11 @@ struct QueueState {
     std::uint64_t write_pos;   // holds the records in [read_pos, write_pos)
     std::uint64_t items;       // records in the ring
     std::uint64_t unfinished;  // put() minus task_done(), for JoinableQueue
+    // A put's journal, for a putter killed between publishing its record and
+    // counting it unfinished: write_pos it publishes (0: no put under way),
+    // and `unfinished` before it.
+    std::uint64_t pending_write_pos;
+    std::uint64_t pending_unfinished;
     Wakeup not_empty;
     Wakeup not_full;
     Wakeup all_done;
@@ -184,24 +191,57 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     // the positions are intact (each is published by a single store), but
     // the item count may be one off: count the records again.
     [[nodiscard]] std::unique_lock<Lock> locked() const {
-        return lock_state([this] { recount(); });
+        auto hold = lock_state([this] { recount(); });
+        check_positions();
+        return hold;
     }
 
     bool wait(detail::Wakeup& wakeup, const detail::Deadline& deadline) const {
-        return wait_state(wakeup, deadline, [this] { recount(); });
+        const bool in_time = wait_state(wakeup, deadline, [this] { recount(); });
+        check_positions();
+        return in_time;
     }
 
+    // Every put and get leaves 0 <= write_pos - read_pos <= capacity. Past
+    // that, a get would read past the ring and a recount might never end:
+    // only a damaged segment gets there.
+    void check_positions() const {
+        const auto& s = state();
+        if (s.read_pos > s.write_pos || s.write_pos - s.read_pos > s.capacity) {
+            throw CorruptSegmentError(detail::segment_message(
+                name(), "cannot use Queue",
+                "its read and write positions (" + std::to_string(s.read_pos) + ", " +
+                    std::to_string(s.write_pos) + ") do not fit its ring of " +
+                    std::to_string(s.capacity) + " bytes"));
+        }
+    }
+
+    [[noreturn]] void damaged_records() const {
+        throw CorruptSegmentError(
+            detail::segment_message(name(), "cannot use Queue", "its records are damaged"));
+    }
+
+    static void store(std::uint64_t& field, std::uint64_t value) {
+        std::atomic_ref<std::uint64_t>(field).store(value, std::memory_order_release);
+    }
+
+    // After a holder of the lock died: counts the records again, and counts
+    // a put that died after publishing its record as unfinished.
     void recount() const {
+        check_positions();
         auto& s = state();
+        if (s.pending_write_pos != 0) {
+            s.unfinished = s.pending_unfinished + (s.write_pos == s.pending_write_pos ? 1 : 0);
+            s.pending_write_pos = 0;
+        }
         std::uint64_t items = 0;
         for (std::uint64_t pos = s.read_pos; pos < s.write_pos; ++items) {
+            // Each record, its length included, lies between the positions.
+            if (s.write_pos - pos < header) damaged_records();
             detail::record_size_t n = 0;
             copy_out(pos, &n, header);
+            if (n > s.write_pos - pos - header) damaged_records();
             pos += header + n;
-            if (n > s.capacity || pos > s.write_pos) {
-                throw CorruptSegmentError(
-                    detail::segment_message(name(), "cannot use Queue", "its records are damaged"));
-            }
         }
         s.items = items;
     }
@@ -251,9 +291,14 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
         const auto length = static_cast<detail::record_size_t>(n);
         copy_in(s.write_pos, &length, header);
         copy_in(s.write_pos + header, Codec::data(item), n);
-        s.write_pos += bytes;  // the record is visible from here on
+        // Stores a killed putter may stop between, in this order (release
+        // stores: the compiler keeps them so); recount() finishes the job.
+        store(s.pending_unfinished, s.unfinished);
+        store(s.pending_write_pos, s.write_pos + bytes);
+        store(s.write_pos, s.write_pos + bytes);  // the record is visible from here on
         ++s.items;
-        ++s.unfinished;
+        store(s.unfinished, s.unfinished + 1);
+        store(s.pending_write_pos, 0);
         s.not_empty.notify(1);
     }
 
@@ -267,9 +312,13 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
                         detail::segment_message(name(), "cannot get", "the queue is empty"));
             }
         }
+        // The record, its length included, must lie between the positions,
+        // which locked() checked lie within the ring.
+        const std::uint64_t used = s.write_pos - s.read_pos;
         detail::record_size_t n = 0;
-        copy_out(s.read_pos, &n, header);
-        if (n > s.capacity - header || (Codec::fixed_size != 0 && n != Codec::fixed_size)) {
+        if (used >= header) copy_out(s.read_pos, &n, header);
+        if (used < header || n > used - header ||
+            (Codec::fixed_size != 0 && n != Codec::fixed_size)) {
             throw CorruptSegmentError(
                 detail::segment_message(name(), "cannot get", "a damaged record"));
         }

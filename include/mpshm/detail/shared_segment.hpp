@@ -214,6 +214,13 @@ class SharedSegment {
                                     : header->data_bytes / header->elem_size == header->count &&
                                           header->data_bytes % header->elem_size == 0);
         if (!fits) corrupt("its header does not fit its " + std::to_string(shm.size()) + " bytes");
+        // Every creator puts the data where data_offset_for() says: anywhere
+        // else it may be misaligned for the state and atomics it holds.
+        if (header->data_offset != data_offset_for(header->elem_align)) {
+            corrupt("its data offset " + std::to_string(header->data_offset) +
+                    " is not the one its alignment of " + std::to_string(header->elem_align) +
+                    " gives");
+        }
         return *header;
     }
 

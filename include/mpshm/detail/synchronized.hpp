@@ -12,6 +12,7 @@
 #include <utility>
 
 #include <mpshm/detail/basic_lock.hpp>
+#include <mpshm/detail/cell.hpp>
 #include <mpshm/detail/shared_segment.hpp>
 #include <mpshm/lock.hpp>
 #include <mpshm/type_tag.hpp>
