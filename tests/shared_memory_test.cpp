@@ -2,6 +2,7 @@
 // ownership, exercised across real processes and against CPython itself.
 // SPDX-License-Identifier: MIT
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,6 +41,65 @@ unsigned mode_of(const std::string& name) {
     struct stat st {};
     if (::stat(("/dev/shm/" + name).c_str(), &st) != 0) return 07777U;
     return st.st_mode & 0777U;
+}
+
+// A segment as the file system shows it, read without mpshm: which file it
+// is, its owner, size and bytes.
+struct RawSegment {
+    ::ino_t inode = 0;
+    ::uid_t owner = 0;
+    ::off_t size = 0;
+    std::string bytes;
+    friend bool operator==(const RawSegment&, const RawSegment&) = default;
+    friend void PrintTo(const RawSegment& s, std::ostream* os) {
+        *os << "{inode " << s.inode << ", uid " << s.owner << ", size " << s.size << ", bytes "
+            << testing::PrintToString(s.bytes) << '}';
+    }
+};
+
+std::optional<RawSegment> raw_segment(const std::string& name) {
+    const int fd = ::open(("/dev/shm/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    std::optional<RawSegment> result;
+    if (::fstat(fd, &st) == 0) {
+        result = RawSegment{st.st_ino, st.st_uid, st.st_size, mpshm_test::read_all(fd)};
+    }
+    ::close(fd);
+    return result;
+}
+
+// Makes NAME as a plain file holding TEXT, not through mpshm, with exactly MODE.
+bool make_plain_segment(const std::string& name, const std::string& text, ::mode_t mode) {
+    const int fd = ::shm_open(("/" + name).c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode);
+    if (fd < 0) return false;
+    const bool ok = ::fchmod(fd, mode) == 0 &&
+                    ::write(fd, text.data(), text.size()) == static_cast<::ssize_t>(text.size());
+    ::close(fd);
+    return ok;
+}
+
+// The user a root test process can become to play another user.
+constexpr ::uid_t nobody = 65534;
+
+bool become_nobody() {
+    return ::setgroups(0, nullptr) == 0 && ::setgid(nobody) == 0 && ::setuid(nobody) == 0;
+}
+
+// Another process has made NAME first (SQUATTED): creating NAME must fail
+// with FileExistsError naming it, and leave the squatter's segment exactly
+// as it was: the same file, owner, size and bytes.
+void expect_create_refused_and_squatter_untouched(const std::string& name) {
+    const auto before = raw_segment(name);
+    ASSERT_TRUE(before) << "the squatter did not make " << name;
+    ASSERT_GT(before->size, 0);
+    expect_error<mp::FileExistsError>(
+        [&] { mp::SharedMemory shm({.name = name, .create = true, .size = 16}); },
+        {"'" + name + "'", "cannot create", "File exists"});
+    expect_error<mp::FileExistsError>(
+        [&] { mp::SharedMemory shm({.name = name, .create = true, .size = 1 << 20}); },
+        {"'" + name + "'"});
+    EXPECT_EQ(raw_segment(name), before) << "creating a taken name changed the squatter's segment";
 }
 
 }  // namespace
@@ -286,6 +346,81 @@ TEST(SharedMemory, CreatingAnExistingNameRaisesFileExistsAndKeepsIt) {
     EXPECT_EQ(read_text(attached.buf(), 0, 5), "first");
 }
 
+TEST(SharedMemory, ANameAnotherProcessMadeWithAnotherSizeIsNotTakenOver) {
+    const std::string name = unique_name("squat_mpshm");
+    SegmentCleanup cleanup(name);
+    const int status = run_in_child([&] {
+        mp::SharedMemory shm({.name = name, .create = true, .size = 48, .track = false});
+        write_text(shm.buf(), 0, "the squatter's bytes");
+        return 0;
+    });
+    ASSERT_EQ(exit_code(status), 0);
+    expect_create_refused_and_squatter_untouched(name);
+    EXPECT_EQ(raw_segment(name).value_or(RawSegment{}).size, 48);
+}
+
+TEST(SharedMemory, ANameAnotherProcessMadeAsAPlainFileIsNotTakenOver) {
+    const std::string name = unique_name("squat_plain");
+    SegmentCleanup cleanup(name);
+    const int status = run_in_child(
+        [&] { return make_plain_segment(name, "not a segment at all", 0600) ? 0 : 1; });
+    ASSERT_EQ(exit_code(status), 0);
+    expect_create_refused_and_squatter_untouched(name);
+    EXPECT_EQ(raw_segment(name).value_or(RawSegment{}).bytes, "not a segment at all");
+}
+
+TEST(SharedMemory, ANameAnotherUserMadeIsNotTakenOver) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root, to play another user (uid 65534)";
+    const std::string name = unique_name("squat_user");
+    SegmentCleanup cleanup(name);  // root may remove it from the sticky /dev/shm
+    const int status = run_in_child([&] {
+        if (!become_nobody()) return 2;
+        return make_plain_segment(name, "nobody's bytes", 0666) ? 0 : 1;
+    });
+    ASSERT_EQ(exit_code(status), 0);
+    ASSERT_EQ(raw_segment(name).value_or(RawSegment{}).owner, nobody);
+    expect_create_refused_and_squatter_untouched(name);
+}
+
+TEST(SharedMemory, AttachingAnotherUsersSegmentIsRefused) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root, to play another user (uid 65534)";
+    const std::string name = unique_name("foreign");
+    SegmentCleanup cleanup(name);  // only if the child fails to remove it
+    // The child makes the segment as nobody with mode 0666, so that the OS
+    // would let anyone in and only the owner check can refuse; it removes
+    // the segment itself once the parent is done.
+    mpshm_test::Pipe made;
+    mpshm_test::Pipe done;
+    const ::pid_t child = mpshm_test::start_child([&] {
+        const bool ok = become_nobody() && make_plain_segment(name, "nobody's bytes", 0666);
+        made.signal();  // in every case: the parent waits for it
+        if (!ok) return 1;
+        done.wait();
+        return ::shm_unlink(("/" + name).c_str()) == 0 ? 0 : 2;
+    });
+    ASSERT_TRUE(made.wait());
+    const auto raw = raw_segment(name);
+    if (raw && raw->owner == nobody && raw->bytes == "nobody's bytes") {
+        try {
+            mp::SharedMemory shm(name);
+            ADD_FAILURE() << "attached to a segment owned by uid 65534";
+        } catch (const mp::PermissionError& e) {
+            EXPECT_EQ(e.code(), std::errc::permission_denied);
+            EXPECT_EQ(std::string(e.what()),
+                      "mpshm: segment '" + name +
+                          "': cannot attach: owned by uid 65534, not by this process's uid 0");
+        }
+        // Whoever really shares across users opts out of the check.
+        const mp::SharedMemory shared({.name = name, .allow_foreign_owner = true});
+        EXPECT_EQ(read_text(shared.buf(), 0, 14), "nobody's bytes");
+    } else {
+        ADD_FAILURE() << "the child did not make " << name << " as uid 65534";
+    }
+    done.signal();
+    EXPECT_EQ(exit_code(mpshm_test::wait_child(child)), 0);
+    EXPECT_FALSE(segment_exists(name)) << "the child did not remove its segment";
+}
+
 TEST(SharedMemory, AttachingAnEmptySegmentIsCorrupt) {
     const std::string name = unique_name("empty");
     SegmentCleanup cleanup(name);
@@ -344,6 +479,25 @@ TEST(SharedMemoryPython, PythonCreatesAndCppAttaches) {
     ASSERT_EQ(read_back.exit_code, 0);
     EXPECT_EQ(read_back.out, "hello from C++\n");
     EXPECT_FALSE(segment_exists(name));
+}
+
+TEST(SharedMemoryPython, ANamePythonMadeIsNotTakenOver) {
+    const auto python = mpshm_test::python3();
+    if (!python) GTEST_SKIP() << "python3 not found";
+    const std::string name = unique_name("squat_py");
+    SegmentCleanup cleanup(name);
+    const auto created = mpshm_test::run_command(
+        {*python, "-c",
+         "import sys\n"
+         "from multiprocessing import shared_memory, resource_tracker\n"
+         "shm = shared_memory.SharedMemory(name=sys.argv[1], create=True, size=100)\n"
+         "shm.buf[:15] = b'python was here'\n"
+         "resource_tracker.unregister(shm._name, 'shared_memory')\n"
+         "shm.close()\n",
+         name});
+    ASSERT_EQ(created.exit_code, 0);
+    expect_create_refused_and_squatter_untouched(name);
+    EXPECT_EQ(raw_segment(name).value_or(RawSegment{}).bytes.substr(0, 15), "python was here");
 }
 
 TEST(SharedMemoryPython, CppCreatesAndPythonAttaches) {

@@ -43,6 +43,9 @@ class SharedMemory {
         std::size_t size = 0;  // Python's size=: bytes, at least 1 when creating
         bool track = true;     // the creator unlinks on destruction
         unsigned mode = 0600;  // permissions of a created segment (POSIX)
+        // Attach even to a segment another user owns (POSIX). Off: a name is
+        // public, and another user who made it first would read what we share.
+        bool allow_foreign_owner = false;
     };
 
     // Python: SharedMemory(name=None, create=False, size=0).
@@ -53,7 +56,7 @@ class SharedMemory {
                 throw std::invalid_argument(
                     "mpshm: SharedMemory: a name is required unless create is true");
             }
-            attach(*options.name);
+            attach(*options.name, options.allow_foreign_owner);
             return;
         }
         if (options.size == 0) {
@@ -176,9 +179,9 @@ class SharedMemory {
         if (options.track) track_token_ = detail::os::track_segment(name_, identity_);
     }
 
-    void attach(const std::string& name) {
+    void attach(const std::string& name, bool allow_foreign_owner = false) {
         detail::validate_name(name);
-        mapping_ = detail::os::open_segment(name);
+        mapping_ = detail::os::open_segment(name, allow_foreign_owner);
         identity_ = mapping_.identity;
         name_ = name;
     }

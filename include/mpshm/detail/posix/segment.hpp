@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <system_error>
 
 #include <mpshm/detail/boost_error.hpp>
 #include <mpshm/errors.hpp>
@@ -37,9 +38,7 @@ struct Mapping {
     Identity identity;
 };
 
-inline Identity identity_of(bip::mapping_handle_t handle) {
-    struct stat st {};
-    if (::fstat(handle.handle, &st) != 0) return {};
+inline Identity identity_of(const struct stat& st) {
     return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
 }
 
@@ -47,7 +46,7 @@ inline Identity identity_of(bip::mapping_handle_t handle) {
 inline std::optional<Identity> identity_of_name(const std::string& name) {
     struct stat st {};
     if (::stat(("/dev/shm/" + name).c_str(), &st) != 0) return std::nullopt;
-    return Identity{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+    return identity_of(st);
 }
 
 // A descriptor Boost's mapped_region can map (its MemoryMappable concept).
@@ -84,10 +83,8 @@ inline Mapping create_segment(const std::string& name, std::size_t size, unsigne
         fail("cannot set the mode of", errno);
     if (::ftruncate(fd, static_cast<::off_t>(size)) != 0) fail("cannot size", errno);
     try {
-        Mapping mapping{
-            bip::mapped_region(DescriptorMappable{fd}, bip::read_write, 0, size),
-            size,
-            {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)}};
+        Mapping mapping{bip::mapped_region(DescriptorMappable{fd}, bip::read_write, 0, size), size,
+                        identity_of(st)};
         ::close(fd);
         return mapping;
     } catch (const bip::interprocess_exception& e) {
@@ -98,20 +95,34 @@ inline Mapping create_segment(const std::string& name, std::size_t size, unsigne
 }
 
 // Opens an existing NAME read-write and maps all of it.
-inline Mapping open_segment(const std::string& name) {
+//
+// A segment owned by another user is refused with PermissionError unless
+// ALLOW_FOREIGN_OWNER: a name is a public rendezvous, and another user who
+// made it first (with a mode that lets us in, or for root any mode) would
+// otherwise read and write whatever we share through it, or feed us data of
+// its choosing. One fstat gives the owner, the size and the identity.
+inline Mapping open_segment(const std::string& name, bool allow_foreign_owner = false) {
     try {
         bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
-        bip::offset_t size = 0;
-        if (!shm.get_size(size)) throw_os_error(name, "cannot read size", errno);
-        if (size <= 0) {
+        struct stat st {};
+        if (::fstat(shm.get_mapping_handle().handle, &st) != 0) {
+            throw_os_error(name, "cannot attach", errno);
+        }
+        if (const ::uid_t me = ::geteuid(); st.st_uid != me && !allow_foreign_owner) {
+            throw PermissionError(
+                segment_message(name, "cannot attach",
+                                "owned by uid " + std::to_string(st.st_uid) +
+                                    ", not by this process's uid " + std::to_string(me)),
+                std::make_error_code(std::errc::permission_denied));
+        }
+        if (st.st_size <= 0) {
             // A peer between shm_open and ftruncate, or something that is not a
             // segment anyone can use. Python raises ValueError("cannot mmap an
             // empty file") here.
             throw CorruptSegmentError(segment_message(name, "cannot attach", "segment is empty"));
         }
-        const auto bytes = static_cast<std::size_t>(size);
-        return Mapping{bip::mapped_region(shm, bip::read_write, 0, bytes), bytes,
-                       identity_of(shm.get_mapping_handle())};
+        const auto bytes = static_cast<std::size_t>(st.st_size);
+        return Mapping{bip::mapped_region(shm, bip::read_write, 0, bytes), bytes, identity_of(st)};
     } catch (const bip::interprocess_exception& e) {
         rethrow_boost(name, "cannot attach", e);
     }
