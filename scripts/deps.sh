@@ -11,6 +11,7 @@ mpshm_missing_packages() {
       cmake|make|python3) command -v "$pkg" >/dev/null 2>&1 && continue ;;
       g++) command -v g++ >/dev/null 2>&1 && continue ;;
       clang) command -v clang++ >/dev/null 2>&1 && continue ;;
+      clang-tidy) command -v clang-tidy >/dev/null 2>&1 && continue ;;
     esac
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
       missing+=("$pkg")

@@ -136,6 +136,7 @@ class ShareableList {
       public:
         Reference(const Reference&) = default;
         // sl[0] = sl[1] copies the item, not the reference.
+        // NOLINTNEXTLINE(bugprone-unhandled-self-assignment): x = x reads and writes back
         Reference& operator=(const Reference& other) { return *this = other.get(); }
         Reference& operator=(const ListItem& value) {
             list_->set(index_, value);
@@ -163,7 +164,7 @@ class ShareableList {
     // that is not UTF-8, for a str whose UTF-8 is longer than the slot Python
     // gives it (CPython would silently cut it) and for an item too large for
     // an 8-character format.
-    explicit ShareableList(std::vector<ListItem> items, const SegmentOptions& options = {})
+    explicit ShareableList(const std::vector<ListItem>& items, const SegmentOptions& options = {})
         : ShareableList(plan(items), items, options) {}
     ShareableList(std::initializer_list<ListItem> items, const SegmentOptions& options = {})
         : ShareableList(std::vector<ListItem>(items), options) {}

@@ -55,7 +55,9 @@ inline std::set<SpawnEntry>& spawn_entries() {
     return entries;
 }
 
-inline bool register_spawn_entry(SpawnEntry entry) {
+// Runs while static variables are initialised, where an exception could
+// not be caught anyway: noexcept says so (no memory then is fatal).
+inline bool register_spawn_entry(SpawnEntry entry) noexcept {
     spawn_entries().insert(entry);
     return true;
 }

@@ -129,12 +129,9 @@ inline std::string python_str_repr(std::string_view s) {
             out += "\\n";
         } else if (cp == U'\r') {
             out += "\\r";
-        } else if (cp < 0x20U || cp == 0x7FU) {
-            out += "\\x";
-            append_hex(out, cp, 2);
-        } else if (cp < 0x7FU || python_is_printable(cp)) {
-            out.append(s.substr(start, i - start));
-        } else if (cp <= 0xFFU) {
+        } else if (cp >= 0x20U && (cp < 0x7FU || (cp > 0x7FU && python_is_printable(cp)))) {
+            out.append(s.substr(start, i - start));  // printable: as it is
+        } else if (cp <= 0xFFU) {                    // control characters, DEL, unprintable Latin-1
             out += "\\x";
             append_hex(out, cp, 2);
         } else if (cp <= 0xFFFFU) {

@@ -318,6 +318,7 @@ inline void unmap_shared_mappings(const void* keep) {
             ++p;  // ' '
             const auto kept = reinterpret_cast<std::uintptr_t>(keep);
             if (p + 3 < buf + i && p[3] == 's' && end > start && !(start <= kept && kept < end)) {
+                // NOLINTNEXTLINE(performance-no-int-to-ptr): an address /proc/self/maps gave
                 ::munmap(reinterpret_cast<void*>(start), end - start);
             }
             line_start = i + 1;
