@@ -4,6 +4,10 @@
 #include <string>
 #include <type_traits>
 
+#if defined(_WIN32)
+#include <windows.h>
+#endif
+
 #include <gtest/gtest.h>
 #include <mpshm/errors.hpp>
 
@@ -35,6 +39,8 @@ std::string thrown_for(int err) {
 
 }  // namespace
 
+#if !defined(_WIN32)
+// errno numbers and glibc's texts for them: POSIX only (Win32 below).
 TEST(Errors, OsErrorsMapToPythonsExceptionTypes) {
     EXPECT_EQ(thrown_for<mp::FileNotFoundError>(ENOENT),
               "mpshm: segment 'seg': cannot attach: No such file or directory");
@@ -60,3 +66,27 @@ TEST(Errors, OtherOsErrorsAreNotMistakenForMissingOrExisting) {
         EXPECT_EQ(e.code(), std::errc::invalid_argument);
     }
 }
+#else
+// Win32 error numbers map to the same Python exceptions, as CPython's
+// OSError maps winerror.
+TEST(Errors, Win32ErrorsMapToPythonsExceptionTypes) {
+    const std::string not_found = thrown_for<mp::FileNotFoundError>(ERROR_FILE_NOT_FOUND);
+    EXPECT_EQ(not_found.rfind("mpshm: segment 'seg': cannot attach: ", 0), 0U) << not_found;
+    EXPECT_GT(not_found.size(), std::string("mpshm: segment 'seg': cannot attach: ").size());
+    (void)thrown_for<mp::FileExistsError>(ERROR_ALREADY_EXISTS);
+    (void)thrown_for<mp::PermissionError>(ERROR_ACCESS_DENIED);
+}
+
+TEST(Errors, OtherWin32ErrorsAreNotMistakenForMissingOrExisting) {
+    try {
+        mp::detail::throw_os_error("seg", "cannot map", ERROR_INVALID_PARAMETER);
+        FAIL() << "nothing thrown";
+    } catch (const mp::FileNotFoundError&) {
+        FAIL() << "ERROR_INVALID_PARAMETER reported as FileNotFoundError";
+    } catch (const mp::FileExistsError&) {
+        FAIL() << "ERROR_INVALID_PARAMETER reported as FileExistsError";
+    } catch (const mp::OSError& e) {
+        EXPECT_EQ(e.code().value(), ERROR_INVALID_PARAMETER);
+    }
+}
+#endif

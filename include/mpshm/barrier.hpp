@@ -3,9 +3,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -14,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include <mpshm/detail/os.hpp>
 #include <mpshm/detail/process_state.hpp>
 #include <mpshm/detail/shared_primitive.hpp>
 #include <mpshm/errors.hpp>
@@ -148,8 +146,8 @@ class Barrier : public detail::SharedPrimitive<detail::BarrierState> {
         auto& s = state();
         bool died = false;
         for (std::uint32_t i = 0; i < s.parties; ++i) {
-            const auto pid = static_cast<::pid_t>(slots()[i]);
-            if (pid != 0 && ::kill(pid, 0) != 0 && errno == ESRCH) {
+            const auto pid = static_cast<detail::os::pid_type>(slots()[i]);
+            if (pid != 0 && detail::os::process_gone(pid)) {
                 slots()[i] = 0;
                 --s.count;
                 died = true;
@@ -188,7 +186,7 @@ class Barrier : public detail::SharedPrimitive<detail::BarrierState> {
         const std::uint32_t index = s.count++;
         std::uint32_t slot = 0;
         while (slots()[slot] != 0) ++slot;  // count < parties, so a slot is free
-        slots()[slot] = static_cast<std::int64_t>(::getpid());
+        slots()[slot] = static_cast<std::int64_t>(detail::os::current_pid());
         struct Leave {  // Python's finally: count -= 1; _exit()
             Barrier& b;
             std::uint32_t slot;

@@ -1,9 +1,7 @@
 // mpshm: processes, the mirror of Python's multiprocessing.Process and its
-// start methods (fork and spawn).
+// start methods (fork and spawn; spawn only on Windows, as in Python).
 // SPDX-License-Identifier: MIT
 #pragma once
-
-#include <dlfcn.h>
 
 #include <chrono>
 #include <concepts>
@@ -19,7 +17,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <typeinfo>
@@ -35,7 +32,7 @@
 #define MPSHM_STDIO_SYNC_FILEBUF 1
 #endif
 
-#include <mpshm/detail/posix/process.hpp>
+#include <mpshm/detail/process_os.hpp>
 #include <mpshm/detail/process_state.hpp>
 #include <mpshm/detail/spawn_args.hpp>
 #include <mpshm/detail/spawn_hook.hpp>
@@ -47,10 +44,24 @@ inline std::string_view to_string(StartMethod m) {
     return m == StartMethod::fork ? "fork" : "spawn";
 }
 
+namespace detail {
+
+// Windows has no fork: asking for it there is Python's ValueError.
+inline void check_start_method(std::optional<StartMethod> method) {
+    if (!detail::os::has_fork && method == StartMethod::fork) {
+        throw std::invalid_argument(
+            "mpshm: cannot find context for 'fork' (this system has no fork: spawn is its only "
+            "start method)");
+    }
+}
+
+}  // namespace detail
+
 // Python's set_start_method(): once per program unless FORCE, and not after
 // get_start_method() fixed the default (Python raises RuntimeError).
 inline void set_start_method(StartMethod method, bool force = false) {
     detail::dispatch_if_spawned();
+    detail::check_start_method(method);
     auto& state = detail::process_state();
     const std::lock_guard lock(state.mutex);
     if (state.start_method && !force) {
@@ -59,17 +70,19 @@ inline void set_start_method(StartMethod method, bool force = false) {
     state.start_method = method;
 }
 
-// Python's get_start_method(): fork on POSIX unless set otherwise.
+// Python's get_start_method(): fork on POSIX, spawn on Windows, unless set
+// otherwise.
 inline StartMethod get_start_method() {
     detail::dispatch_if_spawned();
     auto& state = detail::process_state();
     const std::lock_guard lock(state.mutex);
-    if (!state.start_method) state.start_method = StartMethod::fork;
+    if (!state.start_method)
+        state.start_method = detail::os::has_fork ? StartMethod::fork : StartMethod::spawn;
     return *state.start_method;
 }
 
 inline int cpu_count() noexcept {
-    return detail::posix::cpu_count();
+    return detail::os::cpu_count();
 }
 
 // Python's Process(name=..., daemon=...) keywords, plus the start method of
@@ -82,7 +95,7 @@ struct ProcessOptions {
 
 namespace detail {
 
-inline std::string describe_exception(std::exception_ptr error) {
+inline std::string describe_exception(const std::exception_ptr& error) {
     try {
         std::rethrow_exception(error);
     } catch (const std::exception& e) {
@@ -308,6 +321,7 @@ class Process {
           daemon_(options.daemon),
           method_(options.start_method) {
         detail::dispatch_if_spawned();
+        detail::check_start_method(method_);
         auto& state = detail::process_state();
         {
             const std::lock_guard lock(state.mutex);
@@ -342,7 +356,7 @@ class Process {
         }
         detail::dispatch_if_spawned();
         method_ = method_.value_or(get_start_method());
-        starter_pid_ = static_cast<std::int64_t>(::getpid());
+        starter_pid_ = static_cast<std::int64_t>(detail::os::current_pid());
         if (*method_ == StartMethod::fork) {
             start_fork();
         } else {
@@ -360,7 +374,7 @@ class Process {
     // Waits for the child to end.
     void join() {
         check_joinable();
-        if (!exitcode_) reaped(detail::posix::wait_pid(pid_, true));
+        if (!exitcode_) reaped(child_.wait(true));
     }
 
     // Waits at most TIMEOUT; returns whether the child has ended (Python's
@@ -369,21 +383,10 @@ class Process {
     bool join(std::chrono::duration<Rep, Period> timeout) {
         check_joinable();
         if (exitcode_) return true;
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout);
-        if (pidfd_ < 0) pidfd_ = detail::posix::open_pidfd(pid_);
-        if (pidfd_ >= 0) {
-            if (!detail::posix::poll_pidfd(pidfd_, ns)) return false;
-            reaped(detail::posix::wait_pid(pid_, true));
-            return true;
-        }
-        // Kernels before Linux 5.3 have no pidfd: poll with a growing pause.
-        const auto deadline = std::chrono::steady_clock::now() + ns;
-        auto pause = std::chrono::microseconds(100);
-        while (!poll()) {
-            if (std::chrono::steady_clock::now() >= deadline) return false;
-            std::this_thread::sleep_for(pause);
-            pause = std::min(pause * 2, std::chrono::microseconds(50'000));
-        }
+        const auto code =
+            child_.wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+        if (!code) return false;
+        reaped(code);
         return true;
     }
 
@@ -395,16 +398,24 @@ class Process {
     }
 
     // nullopt until the child has ended; then 0, its exit code, 1 after an
-    // uncaught exception, or -N after signal N.
+    // uncaught exception, or -N after signal N (on Windows: -SIGTERM after
+    // terminate(), as in Python).
     [[nodiscard]] std::optional<int> exitcode() {
         check_open();
         if (started_ && !exitcode_) poll();
         return exitcode_;
     }
 
-    // Python's terminate() (SIGTERM) and kill() (SIGKILL).
-    void terminate() { signal(SIGTERM); }
-    void kill() { signal(SIGKILL); }
+    // Python's terminate() (SIGTERM) and kill() (SIGKILL). On Windows both
+    // are TerminateProcess, and the exit code reads as -SIGTERM, as Python's.
+    void terminate() {
+        check_open();
+        if (started_ && !exitcode_) child_.terminate();
+    }
+    void kill() {
+        check_open();
+        if (started_ && !exitcode_) child_.kill();
+    }
 
     // Releases the resources of a child that has ended; the object is then
     // unusable, as in Python.
@@ -415,18 +426,20 @@ class Process {
                                         ": cannot close a process while it is still running; "
                                         "call join() or terminate() first");
         }
-        release_pidfd();
+        child_.release();
         target_.reset();
         closed_ = true;
     }
 
-    // A descriptor that becomes readable when the child ends (Python's sentinel).
-    [[nodiscard]] int sentinel() {
+    // What becomes ready when the child ends (Python's sentinel): a pidfd,
+    // readable then, on POSIX; the process handle, signalled then, on
+    // Windows. Valid until close() or the Process's end.
+    using sentinel_type = detail::os::Child::sentinel_type;
+    [[nodiscard]] sentinel_type sentinel() {
         check_joinable();
-        if (pidfd_ < 0) pidfd_ = detail::posix::open_pidfd(pid_);
-        if (pidfd_ < 0)
-            throw Error("mpshm: " + name_ + ": this kernel has no pidfd for a sentinel");
-        return pidfd_;
+        const std::optional<sentinel_type> s = child_.sentinel();
+        if (!s) throw Error("mpshm: " + name_ + ": this kernel has no pidfd for a sentinel");
+        return *s;
     }
 
     // The child's process id (Python's pid). Before start() there is none,
@@ -435,7 +448,7 @@ class Process {
     [[nodiscard]] int pid() const {
         if (!started_)
             throw std::logic_error("mpshm: " + name_ + " has no pid: it was not started");
-        return static_cast<int>(pid_);
+        return static_cast<int>(child_.pid());
     }
     [[nodiscard]] int ident() const { return pid(); }
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
@@ -452,7 +465,7 @@ class Process {
     // Python's repr: <Process name='Process-1' pid=42 parent=41 stopped exitcode=0>.
     friend std::ostream& operator<<(std::ostream& os, const Process& p) {
         os << "<Process name='" << p.name_ << "'";
-        if (p.started_) os << " pid=" << p.pid_ << " parent=" << p.starter_pid_;
+        if (p.started_) os << " pid=" << p.child_.pid() << " parent=" << p.starter_pid_;
         if (!p.started_) {
             os << " initial";
         } else if (!p.exitcode_) {
@@ -460,7 +473,7 @@ class Process {
         } else {
             os << " stopped exitcode=";
             const int code = *p.exitcode_;
-            const char* sig = code < 0 ? ::sigabbrev_np(-code) : nullptr;
+            const char* sig = code < 0 ? detail::os::signal_name(-code) : nullptr;
             if (sig != nullptr) {
                 os << "-SIG" << sig;
             } else {
@@ -479,6 +492,10 @@ class Process {
     // child needs is made here, in the parent, and the child only swaps it
     // into place, allocating and freeing nothing.
     void start_fork() {
+#if defined(_WIN32)
+        // Not reached: the constructor and set_start_method() refuse fork.
+        throw std::invalid_argument("mpshm: cannot find context for 'fork'");
+#else
         detail::flush_output();  // or the child would print what the parent buffered
         auto& state = detail::process_state();
         std::string child_name = name_;
@@ -486,7 +503,7 @@ class Process {
         const ::pid_t pid = ::fork();
         if (pid < 0) detail::posix::throw_errno("fork");
         if (pid > 0) {
-            pid_ = pid;
+            child_ = detail::os::Child(pid);
             return;
         }
         // The child: its own name and identity, its parent's name, no
@@ -506,6 +523,7 @@ class Process {
         }
         detail::flush_output();
         detail::posix::exit_now(code);  // never the parent's atexit handlers or static destructors
+#endif
     }
 
     void start_spawn() {
@@ -516,13 +534,8 @@ class Process {
                         "captures as arguments); this target serves fork only");
         }
         const auto anchor = reinterpret_cast<std::intptr_t>(&detail::spawn_anchor);
-        Dl_info anchor_info{};
-        ::dladdr(reinterpret_cast<void*>(anchor), &anchor_info);
         for (const std::intptr_t address : target_->code()) {
-            Dl_info info{};
-            // NOLINTNEXTLINE(performance-no-int-to-ptr): a code address, for dladdr
-            if (::dladdr(reinterpret_cast<void*>(address), &info) == 0 ||
-                info.dli_fbase != anchor_info.dli_fbase) {
+            if (!detail::os::same_module(address, anchor)) {
                 throw Error("mpshm: " + name_ +
                             ": under spawn the target must be defined in the executable itself "
                             "(not in a shared library), so that a fresh run of it can find it");
@@ -540,15 +553,15 @@ class Process {
         out.value(static_cast<std::int64_t>(detail::code_offset(target_->entry())));
         out.value(static_cast<std::int64_t>(target_->target_offset()));
         target_->encode(out);
-        detail::flush_output();
-        pid_ = detail::posix::spawn_self(std::string(detail::spawn_variable) + "=" +
+        detail::flush_output();  // or buffered output could come after the child's
+        child_ = detail::os::spawn_child(std::string(detail::spawn_variable) + "=" +
                                          detail::to_hex(out.str()));
     }
 
     // Polls without blocking; returns whether the child has ended.
     bool poll() {
         if (exitcode_) return true;
-        if (const auto code = detail::posix::wait_pid(pid_, false)) {
+        if (const auto code = child_.wait(false)) {
             reaped(*code);
             return true;
         }
@@ -557,13 +570,8 @@ class Process {
 
     void reaped(std::optional<int> code) {
         exitcode_ = code;
-        release_pidfd();
+        child_.reaped();
         unregister();
-    }
-
-    void signal(int sig) {
-        check_open();
-        if (started_ && !exitcode_) detail::posix::send_signal(pid_, sig);
     }
 
     void check_open() const {
@@ -576,15 +584,10 @@ class Process {
         check_parent("join");
     }
     void check_parent(const char* what) const {
-        if (starter_pid_ != static_cast<std::int64_t>(::getpid())) {
+        if (starter_pid_ != static_cast<std::int64_t>(detail::os::current_pid())) {
             throw std::logic_error(std::string("mpshm: ") + what +
                                    "() can only be called by the process that started " + name_);
         }
-    }
-
-    void release_pidfd() noexcept {
-        if (pidfd_ >= 0) ::close(pidfd_);
-        pidfd_ = -1;
     }
 
     void unregister() noexcept {
@@ -597,14 +600,14 @@ class Process {
     // daemon first) if this process started it and it was not reaped.
     void finish() noexcept {
         if (started_ && !exitcode_ && !closed_ &&
-            starter_pid_ == static_cast<std::int64_t>(::getpid())) {
+            starter_pid_ == static_cast<std::int64_t>(detail::os::current_pid())) {
             try {
-                if (daemon_) detail::posix::send_signal(pid_, SIGTERM);
-                reaped(detail::posix::wait_pid(pid_, true));
+                if (daemon_) child_.terminate();
+                reaped(child_.wait(true));
             } catch (...) {  // nothing more can be done from a destructor
             }
         }
-        release_pidfd();
+        child_.release();
         unregister();
     }
 
@@ -614,10 +617,9 @@ class Process {
         identity_ = std::move(other.identity_);
         daemon_ = other.daemon_;
         method_ = other.method_;
-        pid_ = other.pid_;
+        child_ = std::move(other.child_);
         starter_pid_ = other.starter_pid_;
         exitcode_ = other.exitcode_;
-        pidfd_ = std::exchange(other.pidfd_, -1);
         started_ = std::exchange(other.started_, false);
         closed_ = other.closed_;
         auto& state = detail::process_state();
@@ -632,10 +634,9 @@ class Process {
     std::vector<unsigned> identity_;
     bool daemon_ = false;
     std::optional<StartMethod> method_;
-    ::pid_t pid_ = 0;
+    detail::os::Child child_;
     std::int64_t starter_pid_ = 0;
     std::optional<int> exitcode_;
-    int pidfd_ = -1;
     bool started_ = false;
     bool closed_ = false;
 };
@@ -652,10 +653,10 @@ inline void exit_cleanup() {
         children = state.children;
     }
     for (Process* p : children) {
-        if (p->daemon_ && !p->exitcode_) posix::send_signal(p->pid_, SIGTERM);
+        if (p->daemon_ && !p->exitcode_) p->child_.terminate();
     }
     for (Process* p : children) {
-        if (!p->exitcode_) p->reaped(posix::wait_pid(p->pid_, true));
+        if (!p->exitcode_) p->reaped(p->child_.wait(true));
     }
 }
 
@@ -672,9 +673,7 @@ class ProcessInfo {
     [[nodiscard]] int ident() const noexcept { return pid(); }
     [[nodiscard]] bool daemon() const noexcept { return daemon_; }
     // Python's parent_process().is_alive(): the parent still runs.
-    [[nodiscard]] bool is_alive() const noexcept {
-        return pid_ > 0 && (::kill(static_cast<::pid_t>(pid_), 0) == 0 || errno == EPERM);
-    }
+    [[nodiscard]] bool is_alive() const noexcept { return detail::os::pid_alive(pid_); }
 
   private:
     std::string name_;
@@ -686,7 +685,8 @@ class ProcessInfo {
 inline ProcessInfo current_process() {
     auto& state = detail::process_state();
     const std::lock_guard lock(state.mutex);
-    return ProcessInfo(state.name, static_cast<std::int64_t>(::getpid()), state.daemon);
+    return ProcessInfo(state.name, static_cast<std::int64_t>(detail::os::current_pid()),
+                       state.daemon);
 }
 
 // Python's parent_process(): nullopt in the main process.
@@ -719,7 +719,7 @@ inline void freeze_support() {
     const char* hex = std::getenv(detail::spawn_variable.data());
     if (hex == nullptr) return;
     const std::optional<std::string> payload = detail::from_hex(hex);
-    ::unsetenv(detail::spawn_variable.data());  // not for this child's own children
+    detail::os::unset_environment(detail::spawn_variable.data());  // not for its own children
     detail::spawn_dispatcher() = nullptr;
     auto& state = detail::process_state();
     state.spawned = true;
@@ -797,7 +797,10 @@ class Context {
     StartMethod method_;
 };
 
+// Python's get_context(method); fork where there is none (Windows) is
+// Python's ValueError: std::invalid_argument.
 inline Context get_context(StartMethod method) {
+    detail::check_start_method(method);
     return Context(method);
 }
 inline Context get_context() {

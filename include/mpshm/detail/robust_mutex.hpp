@@ -3,10 +3,13 @@
 #pragma once
 
 #if defined(_WIN32)
-#error "mpshm: the Win32 robust lock (named kernel mutex) is not written yet; see the Win32 issue"
+#include <mpshm/detail/win32/robust_mutex.hpp>
+namespace mpshm::detail {
+using win32::RobustMutex;
+}
 #else
 #include <mpshm/detail/posix/robust_mutex.hpp>
 namespace mpshm::detail {
-using posix::RobustMutex;
+using posix::RobustMutex;  // NOLINT(misc-unused-using-decls): this header exists to export it
 }
 #endif

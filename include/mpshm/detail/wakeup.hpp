@@ -8,11 +8,40 @@
 #include <cstdint>
 #include <optional>
 
+#if defined(_WIN32)
+#include <mpshm/detail/win32/futex.hpp>
+#else
 #include <mpshm/detail/posix/futex.hpp>
+#endif
 
 namespace mpshm::detail {
 
+#if defined(_WIN32)
+using win32::Deadline;
+#else
 using posix::Deadline;
+#endif
+
+// Sleeps while *WORD == EXPECTED, until woken or DEADLINE; false on timeout.
+inline bool wait_for_change(std::uint32_t* word, std::uint32_t expected, const Deadline& deadline) {
+#if defined(_WIN32)
+    return win32::futex_wait(word, expected, deadline);
+#else
+    return posix::futex_wait(word, expected, deadline);
+#endif
+}
+
+// Wakes up to COUNT of those waiting on WORD, which was just changed from
+// PREVIOUS (a Win32 wait is named after the value it waits on: see
+// win32/futex.hpp; a futex needs only the word).
+inline void wake_changed(std::uint32_t* word, std::uint32_t previous, int count) {
+#if defined(_WIN32)
+    win32::futex_wake(word, previous, count);
+#else
+    (void)previous;
+    posix::futex_wake(word, count);
+#endif
+}
 
 template <typename Rep, typename Period>
 Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
@@ -25,10 +54,11 @@ inline bool passed(const Deadline& deadline) {
     return deadline && std::chrono::steady_clock::now() >= *deadline;
 }
 
-// A condition variable in shared memory, built on a futex sequence word: a
-// waiter notes the sequence, releases the lock and sleeps while the
-// sequence is unchanged; a notifier bumps it and wakes sleepers. A waiter
-// killed while asleep leaves nothing to clean up, unlike pthread_cond_t.
+// A condition variable in shared memory, built on a futex sequence word (on
+// Win32, a named event per value of it): a waiter notes the sequence,
+// releases the lock and sleeps while the sequence is unchanged; a notifier
+// bumps it and wakes sleepers. A waiter killed while asleep leaves nothing
+// to clean up, unlike pthread_cond_t.
 struct Wakeup {
     std::uint32_t sequence;
     std::uint32_t sleepers;  // only lets notify() skip the syscall when nobody sleeps
@@ -53,7 +83,7 @@ struct Wakeup {
         return std::atomic_ref<std::uint32_t>(sequence).load(std::memory_order_acquire);
     }
     bool sleep(std::uint32_t observed, const Deadline& deadline) {
-        return posix::futex_wait(&sequence, observed, deadline) || !passed(deadline);
+        return wait_for_change(&sequence, observed, deadline) || !passed(deadline);
     }
     void finish() {
         std::atomic_ref<std::uint32_t>(sleepers).fetch_sub(1, std::memory_order_relaxed);
@@ -64,8 +94,9 @@ struct Wakeup {
     // nothing (a Queue calls it on every put and get).
     void notify(int count = 1) {
         if (std::atomic_ref<std::uint32_t>(sleepers).load(std::memory_order_relaxed) != 0) {
-            std::atomic_ref<std::uint32_t>(sequence).fetch_add(1, std::memory_order_release);
-            posix::futex_wake(&sequence, count);
+            const std::uint32_t previous =
+                std::atomic_ref<std::uint32_t>(sequence).fetch_add(1, std::memory_order_release);
+            wake_changed(&sequence, previous, count);
         }
     }
 

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -36,6 +37,11 @@ inline pid_type current_pid() noexcept {
         cached_pid.store(pid, std::memory_order_relaxed);
     }
     return pid;
+}
+
+// Whether process PID has certainly exited (not merely hidden from us).
+inline bool process_gone(pid_type pid) noexcept {
+    return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 // Python's shared_memory module takes its names from the OS's random source

@@ -1,27 +1,39 @@
 // mpshm: POSIX process primitives: fork, spawn of this executable, wait, signal.
+// detail/win32/process.hpp is its Windows counterpart, with the same names.
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <string.h>  // sigabbrev_np
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <thread>
+#include <utility>
 #include <vector>
 
 extern char** environ;  // NOLINT: POSIX declares it nowhere else
 
 namespace mpshm::detail::posix {
+
+// fork is a start method here, and the default one (as in Python before 3.14).
+inline constexpr bool has_fork = true;
 
 [[noreturn]] inline void throw_errno(const char* what, int err = errno) {
     throw std::system_error(err, std::system_category(), std::string("mpshm: ") + what);
@@ -140,6 +152,120 @@ inline ::pid_t spawn_self(const std::string& env_entry) {
     const int err = ::posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), envp.data());
     if (err != 0) throw_errno("posix_spawn of /proc/self/exe", err);
     return pid;
+}
+
+// A started child, as Process sees it: waited for, signalled, reaped.
+class Child {
+  public:
+    using sentinel_type = int;  // a pidfd
+    Child() noexcept = default;
+    explicit Child(::pid_t pid) noexcept : pid_(pid) {}
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    Child(Child&& other) noexcept : pid_(other.pid_), pidfd_(std::exchange(other.pidfd_, -1)) {}
+    Child& operator=(Child&& other) noexcept {
+        if (this != &other) {
+            release();
+            pid_ = other.pid_;
+            pidfd_ = std::exchange(other.pidfd_, -1);
+        }
+        return *this;
+    }
+    ~Child() { release(); }
+
+    [[nodiscard]] ::pid_t pid() const noexcept { return pid_; }
+
+    // Reaps the child once it has ended and returns its exit code as Python
+    // reports it (-N after signal N); with BLOCK false, nullopt while it runs.
+    std::optional<int> wait(bool block) { return wait_pid(pid_, block); }
+
+    // The same, waiting at most TIMEOUT (in the kernel, on a pidfd).
+    std::optional<int> wait_for(std::chrono::nanoseconds timeout) {
+        if (pidfd_ < 0) pidfd_ = open_pidfd(pid_);
+        if (pidfd_ >= 0) {
+            if (!poll_pidfd(pidfd_, timeout)) return std::nullopt;
+            return wait_pid(pid_, true);
+        }
+        // Kernels before Linux 5.3 have no pidfd: poll with a growing pause.
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        auto pause = std::chrono::microseconds(100);
+        for (;;) {
+            if (auto code = wait_pid(pid_, false)) return code;
+            if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+            std::this_thread::sleep_for(pause);
+            pause = std::min(pause * 2, std::chrono::microseconds(50'000));
+        }
+    }
+
+    // Python's terminate() (SIGTERM) and kill() (SIGKILL).
+    void terminate() { send_signal(pid_, SIGTERM); }
+    void kill() { send_signal(pid_, SIGKILL); }
+
+    // Readable once the child has ended; nullopt where the kernel has no pidfd.
+    std::optional<sentinel_type> sentinel() {
+        if (pidfd_ < 0) pidfd_ = open_pidfd(pid_);
+        if (pidfd_ < 0) return std::nullopt;
+        return pidfd_;
+    }
+
+    // Called once the child is reaped: the pidfd has served.
+    void reaped() noexcept { release(); }
+
+    void release() noexcept {
+        if (pidfd_ >= 0) ::close(pidfd_);
+        pidfd_ = -1;
+    }
+
+  private:
+    ::pid_t pid_ = 0;
+    int pidfd_ = -1;
+};
+
+inline Child spawn_child(const std::string& env_entry) {
+    return Child(spawn_self(env_entry));
+}
+
+// The name of signal SIG without "SIG" (TERM), or null if it has none.
+inline const char* signal_name(int sig) noexcept {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    return ::sigabbrev_np(sig);
+#else
+    switch (sig) {
+        case SIGTERM:
+            return "TERM";
+        case SIGKILL:
+            return "KILL";
+        case SIGINT:
+            return "INT";
+        case SIGABRT:
+            return "ABRT";
+        case SIGSEGV:
+            return "SEGV";
+        default:
+            return nullptr;
+    }
+#endif
+}
+
+// Whether process PID still runs (Python's parent_process().is_alive()).
+inline bool pid_alive(std::int64_t pid) noexcept {
+    return pid > 0 && (::kill(static_cast<::pid_t>(pid), 0) == 0 || errno == EPERM);
+}
+
+// Whether the code at ADDRESS is in the same executable or library as the
+// code at ANCHOR.
+inline bool same_module(std::intptr_t address, std::intptr_t anchor) noexcept {
+    Dl_info anchor_info{};
+    Dl_info info{};
+    // NOLINTBEGIN(performance-no-int-to-ptr): code addresses, for dladdr
+    return ::dladdr(reinterpret_cast<void*>(anchor), &anchor_info) != 0 &&
+           ::dladdr(reinterpret_cast<void*>(address), &info) != 0 &&
+           info.dli_fbase == anchor_info.dli_fbase;
+    // NOLINTEND(performance-no-int-to-ptr)
+}
+
+inline void unset_environment(const char* name) noexcept {
+    ::unsetenv(name);
 }
 
 inline int cpu_count() noexcept {

@@ -21,6 +21,16 @@ inline pid_type current_pid() noexcept {
     return ::GetCurrentProcessId();
 }
 
+// Whether process PID has certainly exited. One that we may not open (it
+// belongs to another user) is not known to be gone.
+inline bool process_gone(pid_type pid) noexcept {
+    HANDLE process = ::OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+    if (process == nullptr) return ::GetLastError() == ERROR_INVALID_PARAMETER;
+    const bool exited = ::WaitForSingleObject(process, 0) == WAIT_OBJECT_0;
+    ::CloseHandle(process);
+    return exited;
+}
+
 inline void fill_random(void* out, std::size_t n) {
     const auto status = ::BCryptGenRandom(nullptr, static_cast<PUCHAR>(out), static_cast<ULONG>(n),
                                           BCRYPT_USE_SYSTEM_PREFERRED_RNG);

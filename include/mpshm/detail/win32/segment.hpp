@@ -12,8 +12,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <mpshm/detail/boost_error.hpp>
+#include <mpshm/detail/win32/mappings.hpp>
 #include <mpshm/errors.hpp>
 
 namespace mpshm::detail::win32 {
@@ -30,7 +32,14 @@ struct Mapping {
     bip::mapped_region region;
     std::size_t size = 0;
     Identity identity;
+    // Lets the lock and the waits find which segment an address is in.
+    MappingRegistration registration;
 };
+
+inline Mapping make_mapping(bip::mapped_region region, std::size_t size, const std::string& name) {
+    const void* base = region.get_address();
+    return Mapping{std::move(region), size, Identity{}, MappingRegistration(base, size, name)};
+}
 
 inline std::optional<Identity> identity_of_name(const std::string&) {
     return Identity{};
@@ -41,20 +50,22 @@ inline std::optional<Identity> identity_of_name(const std::string&) {
 inline Mapping create_segment(const std::string& name, std::size_t size, unsigned /*mode*/) {
     try {
         bip::windows_shared_memory shm(bip::create_only, name.c_str(), bip::read_write, size);
-        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size, Identity{}};
+        return make_mapping(bip::mapped_region(shm, bip::read_write, 0, size), size, name);
     } catch (const bip::interprocess_exception& e) {
         rethrow_boost(name, "cannot create", e);
     }
 }
 
-inline Mapping open_segment(const std::string& name) {
+// A section's default DACL grants only the user who made it: there is no
+// other user's segment to refuse.
+inline Mapping open_segment(const std::string& name, bool /*allow_foreign_owner*/ = false) {
     try {
         bip::windows_shared_memory shm(bip::open_only, name.c_str(), bip::read_write);
         const auto size = static_cast<std::size_t>(shm.get_size());
         if (size == 0) {
             throw CorruptSegmentError(segment_message(name, "cannot attach", "segment is empty"));
         }
-        return Mapping{bip::mapped_region(shm, bip::read_write, 0, size), size, Identity{}};
+        return make_mapping(bip::mapped_region(shm, bip::read_write, 0, size), size, name);
     } catch (const bip::interprocess_exception& e) {
         rethrow_boost(name, "cannot attach", e);
     }
