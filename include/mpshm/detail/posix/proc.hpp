@@ -16,22 +16,32 @@
 
 namespace mpshm::detail::posix {
 
-// Writes "/proc/<id>/stat" into OUT. By hand, not snprintf: the segment
-// tracker calls this in a child forked from a possibly multi-threaded
-// process, where only async-signal-safe code may run.
-inline void proc_stat_path(long id, char (&out)[48]) {
+// Writes VALUE (0 if negative) in decimal and a NUL at OUT; returns the
+// digits written. By hand, not snprintf: the segment tracker formats in a
+// child forked from a possibly multi-threaded process, where only
+// async-signal-safe code may run.
+inline std::size_t format_decimal(long value, char (&out)[24]) {
     char digits[24];
     std::size_t n = 0;
-    auto value = static_cast<unsigned long>(id < 0 ? 0 : id);
+    auto v = static_cast<unsigned long>(value < 0 ? 0 : value);
     do {
-        digits[n++] = static_cast<char>('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
+        digits[n++] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (std::size_t i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+// Writes "/proc/<id>/stat" into OUT.
+inline void proc_stat_path(long id, char (&out)[48]) {
+    char digits[24];
+    const std::size_t n = format_decimal(id, digits);
     std::size_t at = 0;
     for (const char c : "/proc/") {
         if (c != '\0') out[at++] = c;
     }
-    while (n > 0) out[at++] = digits[--n];
+    for (std::size_t i = 0; i < n; ++i) out[at++] = digits[i];
     for (const char c : "/stat") out[at++] = c;  // copies the NUL too
 }
 

@@ -103,17 +103,9 @@ inline void write_all(int fd, const char* text) {
 }
 
 inline void write_number(int fd, long value) {
-    char digits[24];
-    std::size_t n = 0;
-    auto v = static_cast<unsigned long>(value < 0 ? 0 : value);
-    do {
-        digits[n++] = static_cast<char>('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    char out[24];
-    for (std::size_t i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
-    out[n] = '\0';
-    write_all(fd, out);
+    char text[24];
+    (void)format_decimal(value, text);
+    write_all(fd, text);
 }
 
 // Unlinks SLOT's segment if its name still stands for it, and says so on
