@@ -10,6 +10,9 @@
 
 namespace mp = mpshm;
 using namespace std::chrono_literals;
+
+// POSIX only: fork()ed children, sharing the condition they inherit.
+#if !defined(_WIN32)
 using mpshm_test::exit_code;
 
 TEST(Condition, WaitForSeesAPredicateChangedByAnotherProcess) {
@@ -30,6 +33,7 @@ TEST(Condition, WaitForSeesAPredicateChangedByAnotherProcess) {
     EXPECT_EQ(exit_code(mpshm_test::wait_child(producer)), 0);
     EXPECT_EQ(counter.load(), 5);
 }
+#endif  // !defined(_WIN32)
 
 TEST(Condition, WaitForTimesOutWithThePredicatesValue) {
     mp::Condition<mp::Lock> cond;
@@ -47,6 +51,8 @@ TEST(Condition, WaitingWithoutTheLockIsAnError) {
     EXPECT_THROW(cond.wait(), std::logic_error);
 }
 
+// POSIX only: fork()ed children, sharing the condition they inherit.
+#if !defined(_WIN32)
 TEST(Condition, WaitReleasesAnRLockCompletelyAndRestoresIt) {
     mp::Condition<> cond;
     mp::Value<int> step(0, cond.get_lock());
@@ -92,3 +98,4 @@ TEST(Condition, NotifyAllWakesEveryWaiterAndAttachFindsTheSharedLock) {
     EXPECT_EQ(ok, 3);
     EXPECT_EQ(woken.load(), 3);
 }
+#endif  // !defined(_WIN32)

@@ -9,6 +9,9 @@
 
 namespace mp = mpshm;
 using namespace std::chrono_literals;
+
+// POSIX only: fork()ed children (tests/win32/synchronize_win32_test.cpp spawns them).
+#if !defined(_WIN32)
 using mpshm_test::exit_code;
 
 TEST(Event, SetInOneProcessWakesAWaiterInAnother) {
@@ -41,6 +44,7 @@ TEST(Event, SetWakesEveryWaiter) {
     }();
     EXPECT_EQ(ok, 3);
 }
+#endif  // !defined(_WIN32)
 
 TEST(Event, TimedWaitReturnsFalseNearTheDeadline) {
     mp::Event event;
@@ -53,6 +57,8 @@ TEST(Event, TimedWaitReturnsFalseNearTheDeadline) {
     EXPECT_TRUE(event.wait(0ms));
 }
 
+// POSIX only: a fork()ed waiter killed with SIGKILL.
+#if !defined(_WIN32)
 TEST(Event, AKilledWaiterWedgesNothing) {
     mp::Event event;
     const ::pid_t waiter = mpshm_test::start_child([&] { return event.wait() ? 0 : 1; });
@@ -62,3 +68,4 @@ TEST(Event, AKilledWaiterWedgesNothing) {
     const int status = mpshm_test::run_in_child([&] { return event.wait(1s) ? 0 : 1; });
     EXPECT_EQ(exit_code(status), 0);
 }
+#endif  // !defined(_WIN32)

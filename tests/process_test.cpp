@@ -1,23 +1,30 @@
 // Tests for mpshm/process.hpp: Process under fork and spawn, with real
 // children, real signals and real exit codes.
 // SPDX-License-Identifier: MIT
+#if defined(_WIN32)
+#include <io.h>  // dup, dup2, close, unlink
+#else
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <new>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <mpshm/mpshm.hpp>
@@ -33,6 +40,23 @@ namespace {
 // spawned child (a fresh run of this program) does not.
 int g_marker = 0;
 
+// What exitcode() reads after kill(): -SIGKILL on POSIX; on Windows kill()
+// is terminate() (TerminateProcess), as in Python, so -SIGTERM.
+#if defined(_WIN32)
+constexpr int killed_exitcode = -SIGTERM;
+#else
+constexpr int killed_exitcode = -SIGKILL;
+#endif
+
+// This process's id, as the system knows it.
+std::int64_t own_pid() {
+#if defined(_WIN32)
+    return static_cast<std::int64_t>(::GetCurrentProcessId());
+#else
+    return ::getpid();
+#endif
+}
+
 void increment_all(mp::Value<int>& v, mp::Array<int, 10>& a) {
     v += 1;
     for (std::ptrdiff_t i = 0; i < 10; ++i) a[i] += static_cast<int>(i);
@@ -47,16 +71,23 @@ void report_image(mp::Value<int>& marker, mp::Value<std::int64_t>& parent_pid,
     std::copy(line.begin(), line.end(), reinterpret_cast<char*>(shm.buf().data()));
 }
 
+// POSIX only: for the test of a name unlinked before start().
+#if !defined(_WIN32)
 void write_marker(mp::SharedMemory& shm) {
     std::memcpy(shm.buf().data(), "child", 5);
 }
+#endif
 
 void succeed() {}
 void fail_with_exception() {
     throw std::runtime_error("boom from the child");
 }
 void sleep_forever() {
+#if defined(_WIN32)
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+#else
     for (;;) ::pause();
+#endif
 }
 
 void try_to_start_a_child(mp::Value<int>& refused) {
@@ -147,10 +178,24 @@ class OutputCapture {
     std::FILE* file_ = nullptr;
 };
 
+// Waits up to 20 s for P's child to end, through its sentinel (a pidfd on
+// Linux, the process HANDLE on Windows), without reaping it.
+bool sentinel_signalled(mp::Process& p) {
+#if defined(_WIN32)
+    return ::WaitForSingleObject(p.sentinel(), 20'000) == WAIT_OBJECT_0;
+#else
+    pollfd fd{p.sentinel(), POLLIN, 0};
+    return ::poll(&fd, 1, 20'000) == 1;
+#endif
+}
+
+// POSIX only: zombies, reaped by waitpid().
+#if !defined(_WIN32)
 bool reaped_already(std::int64_t pid) {
     int status = 0;
     return ::waitpid(static_cast<::pid_t>(pid), &status, WNOHANG) < 0 && errno == ECHILD;
 }
+#endif
 
 std::string method_name(const testing::TestParamInfo<mp::StartMethod>& info) {
     return std::string(mp::to_string(info.param));
@@ -187,7 +232,7 @@ TEST_P(ProcessTest, ChildGetsSharedObjectsValuesAndStrings) {
     // run of the program, which never saw g_marker set and had to attach to
     // every shared argument by name.
     EXPECT_EQ(marker.load(), GetParam() == mp::StartMethod::fork ? 42 : 0);
-    EXPECT_EQ(parent_pid.load(), static_cast<std::int64_t>(::getpid()));
+    EXPECT_EQ(parent_pid.load(), own_pid());
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(shm.buf().data())),
               p.name() + "|text travels|7");
     g_marker = 0;
@@ -238,7 +283,13 @@ TEST_P(ProcessTest, ChildOutputIsFlushedOnceBeforeTheChildEnds) {
 }
 
 TEST_P(ProcessTest, ChildFlushesAStreamBufferOfItsOwn) {
+#if defined(_WIN32)  // no /tmp: the user's temporary folder
+    std::string path_template =
+        (std::filesystem::temp_directory_path() / "mpshm-process-test-XXXXXX").string();
+    char* path = path_template.data();
+#else
     char path[] = "/tmp/mpshm-process-test-XXXXXX";
+#endif
     const int fd = ::mkstemp(path);
     ASSERT_GE(fd, 0);
     ::close(fd);
@@ -268,7 +319,7 @@ TEST_P(ProcessTest, TerminateAndKillASleepingChild) {
     killed.start();
     killed.kill();
     killed.join();
-    EXPECT_EQ(killed.exitcode(), -SIGKILL);
+    EXPECT_EQ(killed.exitcode(), killed_exitcode);
 }
 
 TEST_P(ProcessTest, TimedJoinReturnsWhileTheChildRuns) {
@@ -283,7 +334,7 @@ TEST_P(ProcessTest, TimedJoinReturnsWhileTheChildRuns) {
     EXPECT_EQ(p.exitcode(), std::nullopt);
     p.kill();
     EXPECT_TRUE(p.join(10s));
-    EXPECT_EQ(p.exitcode(), -SIGKILL);
+    EXPECT_EQ(p.exitcode(), killed_exitcode);
 }
 
 TEST_P(ProcessTest, StartingTwiceFails) {
@@ -294,6 +345,8 @@ TEST_P(ProcessTest, StartingTwiceFails) {
     EXPECT_THROW(p.start(), std::logic_error);
 }
 
+// POSIX only: a fork()ed intermediate parent, watched through a pipe.
+#if !defined(_WIN32)
 TEST_P(ProcessTest, DaemonicChildrenAreTerminatedWhenTheParentExits) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);  // not close-on-exec: a spawned daemon inherits it too
@@ -320,6 +373,7 @@ TEST_P(ProcessTest, DaemonicChildrenAreTerminatedWhenTheParentExits) {
     ::close(fds[0]);
     EXPECT_EQ(mpshm_test::exit_code(mpshm_test::wait_child(parent)), 0);
 }
+#endif  // !defined(_WIN32)
 
 TEST_P(ProcessTest, DaemonicProcessesCannotStartChildren) {
     mp::Value<int> refused(0);
@@ -338,18 +392,23 @@ TEST_P(ProcessTest, ActiveChildrenListsTheRunningAndReapsTheRest) {
     sleeper.start();
     quick.start();
     // Wait for the quick child's end through its sentinel, without reaping.
-    pollfd p{quick.sentinel(), POLLIN, 0};
-    ASSERT_EQ(::poll(&p, 1, 20'000), 1);
+    ASSERT_TRUE(sentinel_signalled(quick));
     const auto active = mp::active_children();
     EXPECT_EQ(active, std::vector<mp::Process*>{&sleeper});
     EXPECT_EQ(quick.exitcode(), 0);
+#if !defined(_WIN32)  // zombies are POSIX's
     EXPECT_TRUE(reaped_already(quick.pid())) << "active_children() reaps finished children";
+#endif
     sleeper.kill();
     sleeper.join();
     EXPECT_TRUE(mp::active_children().empty());
+#if !defined(_WIN32)
     EXPECT_TRUE(reaped_already(sleeper.pid()));
+#endif
 }
 
+// POSIX only: zombies, reaped by waitpid().
+#if !defined(_WIN32)
 TEST_P(ProcessTest, DestroyingAProcessLeavesNoZombie) {
     std::int64_t pid = 0;
     {
@@ -359,6 +418,7 @@ TEST_P(ProcessTest, DestroyingAProcessLeavesNoZombie) {
     }
     EXPECT_TRUE(reaped_already(pid));
 }
+#endif  // !defined(_WIN32)
 
 TEST_P(ProcessTest, NamesFollowPython) {
     mp::Process first(options(), succeed);
@@ -373,7 +433,7 @@ TEST_P(ProcessTest, NamesFollowPython) {
     named.name("renamed");
     EXPECT_EQ(named.name(), "renamed");
     EXPECT_EQ(mp::current_process().name(), "MainProcess");
-    EXPECT_EQ(mp::current_process().pid(), ::getpid());
+    EXPECT_EQ(mp::current_process().pid(), own_pid());
     EXPECT_THROW((void)named.pid(), std::logic_error) << "no pid before start()";
     EXPECT_FALSE(mp::parent_process().has_value());
     std::ostringstream repr;
@@ -418,6 +478,9 @@ TEST_P(ProcessTest, ALambdaWithCapturesServesForkOnly) {
     EXPECT_EQ(v.load(), 7);
 }
 
+// POSIX only: unlink() before start() (a Win32 section has no name to
+// unlink: it goes with its last handle).
+#if !defined(_WIN32)
 TEST_P(ProcessTest, ASharedMemoryArgumentUnlinkedBeforeStart) {
     mp::SharedMemory shm({.create = true, .size = 64});
     mp::Process p(options(), write_marker, shm);
@@ -435,11 +498,20 @@ TEST_P(ProcessTest, ASharedMemoryArgumentUnlinkedBeforeStart) {
         EXPECT_NE(capture.text().find("No such file or directory"), std::string::npos);
     }
 }
+#endif  // !defined(_WIN32)
 
+#if defined(_WIN32)  // spawn is the only start method there, as in Python
+INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessTest, testing::Values(mp::StartMethod::spawn),
+                         method_name);
+#else
 INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessTest,
                          testing::Values(mp::StartMethod::fork, mp::StartMethod::spawn),
                          method_name);
+#endif
 
+// POSIX only: /proc/self/exe run by posix_spawn, the fork default checked in
+// a fork()ed child, and sysconf().
+#if !defined(_WIN32)
 TEST(Process, SpawnedChildWithAnUnknownTargetFailsClearly) {
     const std::string self = "/proc/" + std::to_string(::getpid()) + "/exe";
     // A start-up message naming an entry point this program does not have.
@@ -490,3 +562,4 @@ TEST(Process, CpuCountIsTheOnlineProcessors) {
     EXPECT_EQ(mp::cpu_count(), static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
     EXPECT_GE(mp::cpu_count(), 1);
 }
+#endif  // !defined(_WIN32)

@@ -16,10 +16,11 @@
 
 namespace mp = mpshm;
 using namespace std::chrono_literals;
-using mpshm_test::exit_code;
 
 namespace {
 
+// POSIX only: the helpers of the fork()ed producers and consumers below.
+#if !defined(_WIN32)
 struct Message {
     std::int32_t producer;  // -1: stop
     std::int32_t sequence;
@@ -48,6 +49,7 @@ int consume(mp::Queue<Message>& queue, mp::Array<std::int64_t, 2 * producers>& t
     }
     return 0;
 }
+#endif  // !defined(_WIN32)
 
 void consume_one(mp::Queue<std::string>& queue, mp::Value<int>& got) {
     got.store(static_cast<int>(queue.get().size()));
@@ -129,6 +131,10 @@ TEST(Queue, AMessageLargerThanTheRingIsRefusedNotTruncated) {
     EXPECT_EQ(q.get(), "small");
 }
 
+// POSIX only: fork()ed producers and consumers, some killed with SIGKILL.
+#if !defined(_WIN32)
+using mpshm_test::exit_code;
+
 TEST(Queue, FourProducersAndFourConsumersLoseAndDuplicateNothing) {
     mp::Queue<Message> queue(1024);
     mp::Array<std::int64_t, 2 * producers> totals;
@@ -189,6 +195,7 @@ TEST(Queue, AProcessKilledInsideAnOperationIsRepairedAfter) {
     EXPECT_EQ(q.get(1s), 2);
     EXPECT_TRUE(q.empty());
 }
+#endif  // !defined(_WIN32)
 
 // The state of the queue mapped by RAW, as another process (or damage) may change it.
 static mp::detail::QueueState& state_of(mp::SharedMemory& raw) {
@@ -277,6 +284,8 @@ TEST(Queue, TravelsToASpawnedChildByName) {
     EXPECT_EQ(got.load(), 12);
 }
 
+// POSIX only: a fork()ed worker.
+#if !defined(_WIN32)
 TEST(JoinableQueue, JoinWaitsUntilEveryTaskIsDone) {
     mp::JoinableQueue<int> q;
     mp::Value<int> sum(0);
@@ -293,6 +302,7 @@ TEST(JoinableQueue, JoinWaitsUntilEveryTaskIsDone) {
     EXPECT_EQ(exit_code(mpshm_test::wait_child(worker)), 0);
     EXPECT_THROW(q.task_done(), std::invalid_argument);
 }
+#endif  // !defined(_WIN32)
 
 TEST(SimpleQueue, IsTheSameRing) {
     mp::SimpleQueue<int> q;

@@ -10,6 +10,9 @@
 
 namespace mp = mpshm;
 using namespace std::chrono_literals;
+
+// POSIX only: fork()ed children, handed a go-ahead through a pipe.
+#if !defined(_WIN32)
 using mpshm_test::exit_code;
 using mpshm_test::run_in_child;
 
@@ -46,6 +49,7 @@ TEST(Semaphore, ABlockedAcquireWakesWhenAnotherProcessReleases) {
     EXPECT_TRUE(sem.acquire(20s));
     EXPECT_EQ(exit_code(mpshm_test::wait_child(releaser)), 0);
 }
+#endif  // !defined(_WIN32)
 
 TEST(Semaphore, TimedAcquireReturnsNearTheDeadline) {
     mp::Semaphore sem(0);
@@ -71,6 +75,8 @@ TEST(Semaphore, BadValuesAreRefused) {
     EXPECT_THROW(mp::Semaphore::attach(bounded.name()), mp::TypeMismatchError);
 }
 
+// POSIX only: fork()ed children killed with SIGKILL.
+#if !defined(_WIN32)
 TEST(Semaphore, AWaiterKilledWhileBlockedTakesNothingAndWedgesNothing) {
     mp::Semaphore sem(0);
     const ::pid_t waiter = mpshm_test::start_child([&] {
@@ -94,3 +100,4 @@ TEST(Semaphore, AProcessKilledHoldingTheInternalLockWedgesNothing) {
     sem.release();
     EXPECT_EQ(sem.get_value(), 1);
 }
+#endif  // !defined(_WIN32)

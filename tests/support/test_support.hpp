@@ -2,12 +2,14 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#if !defined(_WIN32)
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include <atomic>
 #include <cerrno>
@@ -27,8 +29,11 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <mpshm/detail/os.hpp>
 
+#if !defined(_WIN32)
 extern char** environ;  // NOLINT: POSIX declares it nowhere else
+#endif
 
 namespace mpshm_test {
 
@@ -36,8 +41,63 @@ namespace mpshm_test {
 // the pid separates processes, the counter separates tests in one process.
 inline std::string unique_name(const std::string& tag) {
     static std::atomic<int> counter{0};
-    return "mpshm_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + tag;
+    return "mpshm_test_" + std::to_string(mpshm::detail::os::current_pid()) + "_" +
+           std::to_string(counter++) + "_" + tag;
 }
+
+// Runs CONDITION until it holds or TIMEOUT passes, yielding in between: for
+// state that no waitable object announces (such as a party having entered a
+// barrier). Returns whether it held.
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::yield();
+    }
+    return true;
+}
+
+// Asserts that CALL throws EXCEPTION whose what() contains every one of PARTS.
+template <typename Exception, typename Call>
+void expect_error(Call&& call, std::initializer_list<std::string> parts) {
+    try {
+        call();
+        ADD_FAILURE() << "no exception was thrown";
+    } catch (const Exception& e) {
+        const std::string what = e.what();
+        for (const auto& part : parts) {
+            EXPECT_NE(what.find(part), std::string::npos) << "'" << part << "' not in: " << what;
+        }
+    }
+}
+
+// What operator<< prints for X.
+template <typename T>
+std::string printed(const T& x) {
+    std::ostringstream out;
+    out << x;
+    return out.str();
+}
+
+// What CALL throws as EXCEPTION, or "(no exception)".
+template <typename Exception, typename Call>
+std::string error_of(Call&& call) {
+    try {
+        call();
+    } catch (const Exception& e) {
+        return e.what();
+    }
+    return "(no exception)";
+}
+
+inline bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
+
+// ---- POSIX only: fork()ed children, pipes, /dev/shm, commands ----------------
+// (Windows tests start processes by spawn, through mpshm::Process: tests/win32/.)
+#if !defined(_WIN32)
 
 inline bool segment_exists(const std::string& name) {
     struct stat st {};
@@ -137,59 +197,9 @@ inline ::pid_t start_child_holding(const std::function<void()>& hold) {
     return pid;
 }
 
-// Runs CONDITION until it holds or TIMEOUT passes, yielding in between: for
-// state that no waitable object announces (such as a party having entered a
-// barrier). Returns whether it held.
-template <typename Condition>
-bool eventually(Condition condition, std::chrono::seconds timeout = std::chrono::seconds(20)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::yield();
-    }
-    return true;
-}
-
 inline void kill_and_reap(::pid_t pid) {
     ::kill(pid, SIGKILL);
     wait_child(pid);
-}
-
-// Asserts that CALL throws EXCEPTION whose what() contains every one of PARTS.
-template <typename Exception, typename Call>
-void expect_error(Call&& call, std::initializer_list<std::string> parts) {
-    try {
-        call();
-        ADD_FAILURE() << "no exception was thrown";
-    } catch (const Exception& e) {
-        const std::string what = e.what();
-        for (const auto& part : parts) {
-            EXPECT_NE(what.find(part), std::string::npos) << "'" << part << "' not in: " << what;
-        }
-    }
-}
-
-// What operator<< prints for X.
-template <typename T>
-std::string printed(const T& x) {
-    std::ostringstream out;
-    out << x;
-    return out.str();
-}
-
-// What CALL throws as EXCEPTION, or "(no exception)".
-template <typename Exception, typename Call>
-std::string error_of(Call&& call) {
-    try {
-        call();
-    } catch (const Exception& e) {
-        return e.what();
-    }
-    return "(no exception)";
-}
-
-inline bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
 }
 
 // The exit code of a child that exited normally, or -signal if it was killed.
@@ -281,5 +291,7 @@ class SegmentCleanup {
   private:
     std::string name_;
 };
+
+#endif  // !defined(_WIN32)
 
 }  // namespace mpshm_test
