@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 
+#include <mpshm/detail/lock_recursion.hpp>
 #include <mpshm/detail/posix/futex.hpp>
 #include <mpshm/detail/posix/proc.hpp>
 #include <mpshm/errors.hpp>
@@ -124,11 +125,7 @@ inline bool owner_is_dead(std::uint64_t w, bool quick) {
 // segment is published; never destroyed (the segment's memory just goes).
 class RobustMutex {
   public:
-    enum class Acquired : std::uint8_t {
-        no,                  // timed out, or busy without blocking
-        yes,                 // acquired
-        previous_owner_died  // acquired; the previous owner died holding it
-    };
+    using Acquired = detail::Acquired;
 
     // RECURSIVE: Python's RLock (the owning thread may re-acquire); otherwise
     // Python's Lock, where re-acquiring from the owner is reported instead of
@@ -221,19 +218,7 @@ class RobustMutex {
         return true;
     }
 
-    Acquired relock(bool blocking) {
-        if (recursive_ != 0) {
-            const std::uint32_t depth = depth_.load(std::memory_order_relaxed);
-            if (depth == UINT32_MAX)
-                throw Error("mpshm: RLock acquired too many times recursively");
-            depth_.store(depth + 1, std::memory_order_relaxed);
-            return Acquired::yes;
-        }
-        if (!blocking) return Acquired::no;
-        throw Error(
-            "mpshm: acquiring a Lock this thread already holds would deadlock "
-            "(use RLock to re-acquire)");
-    }
+    Acquired relock(bool blocking) { return detail::relock(depth_, recursive_ != 0, blocking); }
 
     // The owner in SEEN is dead: take the lock from it, if no one else did.
     Acquired take_over(std::uint64_t seen, std::uint64_t me) {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <system_error>
 
+#include <mpshm/detail/lock_recursion.hpp>
 #include <mpshm/detail/win32/mappings.hpp>
 #include <mpshm/detail/win32/os.hpp>
 #include <mpshm/errors.hpp>
@@ -63,11 +64,7 @@ inline std::uint64_t current_owner() noexcept {
 // segment is published; never destroyed (the segment's memory just goes).
 class RobustMutex {
   public:
-    enum class Acquired : std::uint8_t {
-        no,                  // timed out, or busy without blocking
-        yes,                 // acquired
-        previous_owner_died  // acquired; the previous owner died holding it
-    };
+    using Acquired = detail::Acquired;
 
     // RECURSIVE: Python's RLock (the owning thread may re-acquire); otherwise
     // Python's Lock, where re-acquiring from the owner is reported instead of
@@ -157,19 +154,7 @@ class RobustMutex {
         return h;
     }
 
-    Acquired relock(bool blocking) {
-        if (recursive_ != 0) {
-            const std::uint32_t depth = depth_.load(std::memory_order_relaxed);
-            if (depth == UINT32_MAX)
-                throw Error("mpshm: RLock acquired too many times recursively");
-            depth_.store(depth + 1, std::memory_order_relaxed);
-            return Acquired::yes;
-        }
-        if (!blocking) return Acquired::no;
-        throw Error(
-            "mpshm: acquiring a Lock this thread already holds would deadlock "
-            "(use RLock to re-acquire)");
-    }
+    Acquired relock(bool blocking) { return detail::relock(depth_, recursive_ != 0, blocking); }
 
     // Waits MS milliseconds (INFINITE: for ever) for the kernel mutex.
     Acquired acquire(DWORD ms, bool blocking) {
