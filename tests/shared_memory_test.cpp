@@ -483,23 +483,30 @@ TEST(SharedMemory, PrintsLikePythonsRepr) {
 // POSIX only: there is no CPython under Wine.
 #if !defined(_WIN32)
 
+// CPython makes NAME, 100 bytes starting with TEXT, and prints its name and
+// size. Unregistered from CPython 3.11's resource tracker, which would
+// otherwise unlink it when the interpreter exits.
+static mpshm_test::CommandResult python_creates(const std::string& python, const std::string& name,
+                                                const std::string& text) {
+    return mpshm_test::run_command(
+        {python, "-c",
+         "import sys\n"
+         "from multiprocessing import shared_memory, resource_tracker\n"
+         "shm = shared_memory.SharedMemory(name=sys.argv[1], create=True, size=100)\n"
+         "text = sys.argv[2].encode()\n"
+         "shm.buf[:len(text)] = text\n"
+         "resource_tracker.unregister(shm._name, 'shared_memory')\n"
+         "print(shm.name, shm.size)\n"
+         "shm.close()\n",
+         name, text});
+}
+
 TEST(SharedMemoryPython, PythonCreatesAndCppAttaches) {
     const auto python = mpshm_test::python3();
     if (!python) GTEST_SKIP() << "python3 not found";
     const std::string name = unique_name("py_creates");
     SegmentCleanup cleanup(name);
-    // CPython 3.11's resource tracker would unlink the segment when this
-    // interpreter exits; unregister so it outlives the script.
-    const auto created = mpshm_test::run_command(
-        {*python, "-c",
-         "import sys\n"
-         "from multiprocessing import shared_memory, resource_tracker\n"
-         "shm = shared_memory.SharedMemory(name=sys.argv[1], create=True, size=100)\n"
-         "shm.buf[:5] = b'hello'\n"
-         "resource_tracker.unregister(shm._name, 'shared_memory')\n"
-         "print(shm.name, shm.size)\n"
-         "shm.close()\n",
-         name});
+    const auto created = python_creates(*python, name, "hello");
     ASSERT_EQ(created.exit_code, 0);
     EXPECT_EQ(created.out, name + " 100\n");
 
@@ -530,16 +537,7 @@ TEST(SharedMemoryPython, ANamePythonMadeIsNotTakenOver) {
     if (!python) GTEST_SKIP() << "python3 not found";
     const std::string name = unique_name("squat_py");
     SegmentCleanup cleanup(name);
-    const auto created = mpshm_test::run_command(
-        {*python, "-c",
-         "import sys\n"
-         "from multiprocessing import shared_memory, resource_tracker\n"
-         "shm = shared_memory.SharedMemory(name=sys.argv[1], create=True, size=100)\n"
-         "shm.buf[:15] = b'python was here'\n"
-         "resource_tracker.unregister(shm._name, 'shared_memory')\n"
-         "shm.close()\n",
-         name});
-    ASSERT_EQ(created.exit_code, 0);
+    ASSERT_EQ(python_creates(*python, name, "python was here").exit_code, 0);
     expect_create_refused_and_squatter_untouched(name);
     EXPECT_EQ(raw_segment(name).value_or(RawSegment{}).bytes.substr(0, 15), "python was here");
 }
