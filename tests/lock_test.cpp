@@ -7,6 +7,7 @@
 #endif
 
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #if defined(_WIN32)  // for the children started by spawn below
@@ -339,6 +340,34 @@ TEST(Lock, CreatorRemovesItsSegment) {
         EXPECT_TRUE(segment_exists(name));
     }
     EXPECT_FALSE(segment_exists(name));
+}
+
+// A peer that overwrites a lock word while this thread holds the lock once
+// made the guard's destructor throw (std::terminate). The guard now lets go
+// quietly, and the next use of the handle reports the damage.
+TEST(Lock, AGuardWhoseLockWordWasOverwrittenNeverThrowsFromItsDestructor) {
+    mp::Lock lock;
+    const int code = run_in_child([&] {
+        {
+            const std::lock_guard guard(lock);
+            mp::SharedMemory raw(lock.name());
+            std::memset(static_cast<void*>(&mpshm_test::header_of(raw).lock), 0,
+                        sizeof(mp::detail::RobustMutex));
+        }  // the lock is no longer this thread's: unlock() fails here
+        try {
+            lock.acquire();
+            return 1;
+        } catch (const mp::CorruptSegmentError& e) {
+            if (!mpshm_test::contains(e.what(), lock.name())) return 2;
+        }
+        // Reported once: the handle then works again.
+        if (!lock.acquire(false)) return 3;
+        lock.release();
+        return 0;
+    });
+    EXPECT_EQ(exit_code(code), 0) << "-6 is std::terminate from a destructor";
+    // release() itself still refuses a lock not held, as Python's does.
+    EXPECT_THROW(lock.release(), std::invalid_argument);
 }
 
 // Thread ids are reused: a lock whose owner word names a live thread with

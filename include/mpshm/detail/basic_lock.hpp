@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -44,6 +45,7 @@ class BasicLock {
             segment_ = other.segment_;
             mutex_ = other.mutex_;
             owner_died_ = false;
+            released_unheld_ = false;
         }
         return *this;
     }
@@ -53,14 +55,26 @@ class BasicLock {
 
     // Python: acquire(block=True). Returns false only when not blocking and
     // the lock is taken by another thread.
-    bool acquire(bool block = true) { return settle(block ? mutex_->lock() : mutex_->try_lock()); }
+    bool acquire(bool block = true) {
+        report_damage();
+        return settle(block ? mutex_->lock() : mutex_->try_lock());
+    }
 
     // Python: acquire(timeout=t). Returns false when TIMEOUT ran out; a
     // negative timeout tries once.
     template <typename Rep, typename Period>
     bool acquire(std::chrono::duration<Rep, Period> timeout) {
+        report_damage();
         return settle(
             mutex_->lock_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout)));
+    }
+
+    // Acquires by DEADLINE (steady clock), or blocks without one: what the
+    // primitives' timed calls use, so that they return in time whoever holds
+    // their lock.
+    bool acquire_until(const std::optional<std::chrono::steady_clock::time_point>& deadline) {
+        if (!deadline) return acquire(true);
+        return acquire(*deadline - std::chrono::steady_clock::now());
     }
 
     // Releasing a lock this thread does not hold is an error, as in Python.
@@ -79,7 +93,14 @@ class BasicLock {
     // BasicLockable / Lockable, for std::lock_guard, std::unique_lock, std::scoped_lock.
     void lock() { acquire(true); }
     bool try_lock() { return acquire(false); }
-    void unlock() { release(); }
+    // Called from the guards' destructors, so it never throws: finding the
+    // lock not held by this thread (its word overwritten by another process
+    // while held, or unlock() without the lock) is reported by the next
+    // acquire through this handle, as CorruptSegmentError.
+    void unlock() noexcept {
+        if (!mutex_->unlock()) [[unlikely]]
+            released_unheld_ = true;
+    }
 
     // True when the last acquire through this handle found that the previous
     // owner had died holding the lock. The lock was recovered and is held; the
@@ -118,6 +139,16 @@ class BasicLock {
     template <typename>
     friend struct LockAccess;
 
+    void report_damage() {
+        if (!released_unheld_) [[likely]]
+            return;
+        released_unheld_ = false;
+        throw CorruptSegmentError(segment_message(
+            segment_->name(), "cannot use the lock",
+            "it was not held by this thread when a guard released it: another process "
+            "overwrote its word while it was held (or unlock() was called without it)"));
+    }
+
     bool settle(RobustMutex::Acquired result) {
         if (result == RobustMutex::Acquired::yes) [[likely]] {
             owner_died_ = false;
@@ -132,6 +163,7 @@ class BasicLock {
     std::shared_ptr<SharedSegment> segment_;
     RobustMutex* mutex_;
     bool owner_died_ = false;
+    bool released_unheld_ = false;  // unlock() found the lock not ours: see report_damage()
 };
 
 // Lets Value, Array and Manager build lock handles around their own segments.
