@@ -44,6 +44,20 @@ TEST(Event, SetWakesEveryWaiter) {
     }();
     EXPECT_EQ(ok, 3);
 }
+
+TEST(Event, ATimedWaitReturnsInTimeWhileAPeerHoldsItsLock) {
+    mp::Event event;
+    const ::pid_t holder =
+        mpshm_test::start_child_holding([&] { mp::Lock::attach(event.name()).acquire(); });
+    const int code = mpshm_test::run_in_child_within(20s, [&] {
+        const auto start = std::chrono::steady_clock::now();
+        if (event.wait(5ms)) return 1;
+        return std::chrono::steady_clock::now() - start < 2s ? 0 : 2;
+    });
+    mpshm_test::kill_and_reap(holder);
+    EXPECT_EQ(code, 0);
+}
+
 #endif  // !defined(_WIN32)
 
 TEST(Event, TimedWaitReturnsFalseNearTheDeadline) {

@@ -245,6 +245,63 @@ TEST(Queue, ARecordLongerThanTheQueueHoldsIsCorrupt) {
     EXPECT_EQ(state.read_pos, 0U);
 }
 
+// POSIX only: fork()ed children, one of them watched by a deadline.
+#if !defined(_WIN32)
+TEST(Queue, ARaisedCapacityNeverMovesWritesPastTheRing) {
+    // The ring's size was read from the segment at every copy: a peer that
+    // raised it made put() write past the mapping.
+    mp::Queue<std::int64_t> q(mp::QueueOptions{.capacity = 64});
+    const int code = mpshm_test::run_in_child_within(20s, [&] {
+        auto attached = mp::Queue<std::int64_t>::attach(q.name());
+        mp::SharedMemory raw(q.name());
+        auto& state = state_of(raw);
+        state.capacity = std::uint64_t{1} << 40U;
+        state.read_pos = state.write_pos = std::uint64_t{1} << 30U;  // "inside" the forged ring
+        try {
+            attached.put(7);
+            return attached.get_nowait() == 7 ? 0 : 1;
+        } catch (const mp::CorruptSegmentError&) {
+            return 0;
+        }
+    });
+    EXPECT_EQ(code, 0) << "a signal here is a write past the segment";
+}
+
+TEST(Queue, TimedCallsReturnInTimeWhileAPeerHoldsItsLock) {
+    mp::Queue<int> q(mp::QueueOptions{.maxsize = 1});
+    const ::pid_t holder =
+        mpshm_test::start_child_holding([&] { mp::Lock::attach(q.name()).acquire(); });
+    const int code = mpshm_test::run_in_child_within(20s, [&] {
+        const auto start = std::chrono::steady_clock::now();
+        int failures = 0;
+        try {
+            (void)q.get(100ms);
+            ++failures;
+        } catch (const mp::Empty&) {
+        }
+        try {
+            q.put(1, 100ms);
+            ++failures;
+        } catch (const mp::Full&) {
+        }
+        try {
+            (void)q.get_nowait();
+            ++failures;
+        } catch (const mp::Empty&) {
+        }
+        try {
+            q.put_nowait(1);
+            ++failures;
+        } catch (const mp::Full&) {
+        }
+        if (failures != 0) return 1;
+        return std::chrono::steady_clock::now() - start < 3s ? 0 : 2;
+    });
+    mpshm_test::kill_and_reap(holder);
+    EXPECT_EQ(code, 0);
+}
+#endif  // !defined(_WIN32)
+
 TEST(Queue, AttachRefusesStateMovedOffItsAlignment) {
     // Found by fuzzing (tests/fuzz): a consistent header whose data starts
     // one byte later than every creator puts it left the queue's state, its

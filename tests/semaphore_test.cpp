@@ -49,6 +49,20 @@ TEST(Semaphore, ABlockedAcquireWakesWhenAnotherProcessReleases) {
     EXPECT_TRUE(sem.acquire(20s));
     EXPECT_EQ(exit_code(mpshm_test::wait_child(releaser)), 0);
 }
+
+TEST(Semaphore, TimedAcquireReturnsInTimeWhileAPeerHoldsItsLock) {
+    mp::Semaphore sem(1);
+    const ::pid_t holder =
+        mpshm_test::start_child_holding([&] { mp::Lock::attach(sem.name()).acquire(); });
+    const int code = mpshm_test::run_in_child_within(20s, [&] {
+        const auto start = std::chrono::steady_clock::now();
+        if (sem.acquire(100ms)) return 1;
+        if (sem.acquire(false)) return 2;
+        return std::chrono::steady_clock::now() - start < 2s ? 0 : 3;
+    });
+    mpshm_test::kill_and_reap(holder);
+    EXPECT_EQ(code, 0);
+}
 #endif  // !defined(_WIN32)
 
 TEST(Semaphore, TimedAcquireReturnsNearTheDeadline) {

@@ -29,16 +29,16 @@ class Event : public detail::SharedPrimitive<detail::EventState> {
 
     void set() {
         const std::lock_guard hold(mutex());
-        state().flag = 1;
+        flag().store(1, std::memory_order_relaxed);
         state().wakeup.notify_all();
     }
     void clear() {
         const std::lock_guard hold(mutex());
-        state().flag = 0;
+        flag().store(0, std::memory_order_relaxed);
     }
     [[nodiscard]] bool is_set() const {
         const std::lock_guard hold(mutex());
-        return state().flag != 0;
+        return flag().load(std::memory_order_relaxed) != 0;
     }
 
     // Blocks until the flag is set; returns it (always true here).
@@ -57,17 +57,22 @@ class Event : public detail::SharedPrimitive<detail::EventState> {
         return Base::layout(detail::Kind::event, "Event", 0x4576656e74000001ULL);
     }
 
+    std::atomic_ref<std::uint32_t> flag() const { return std::atomic_ref<std::uint32_t>(state().flag); }
+
     // Like Python's, waits for one set(): if the flag is cleared again before
-    // this waiter runs, it returns false instead of sleeping on.
+    // this waiter runs, it returns false instead of sleeping on. With a
+    // DEADLINE it returns by then (and the internal lock's grace), whatever
+    // holds the lock or changes the segment.
     bool wait_until(const detail::Deadline& deadline) {
-        const std::lock_guard hold(mutex());
+        auto hold = lock_state(deadline, [] {});
+        if (!hold.owns_lock()) return flag().load(std::memory_order_relaxed) != 0;
         auto& wakeup = state().wakeup;
         const std::uint32_t entered = std::atomic_ref<std::uint32_t>(wakeup.sequence).load();
-        while (state().flag == 0 &&
+        while (flag().load(std::memory_order_relaxed) == 0 &&
                std::atomic_ref<std::uint32_t>(wakeup.sequence).load() == entered) {
-            if (!wakeup.wait(mutex(), deadline)) break;
+            if (!wait_state(hold, wakeup, deadline, [] {})) break;
         }
-        return state().flag != 0;
+        return flag().load(std::memory_order_relaxed) != 0;
     }
 };
 

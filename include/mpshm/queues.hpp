@@ -105,7 +105,9 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
                [&](detail::QueueState& s, std::byte*) {
                    s.capacity = ring_bytes(options);
                    s.maxsize = options.maxsize;
-               }) {}
+               }),
+          capacity_(ring_bytes(options)),
+          maxsize_(options.maxsize) {}
 
     static Queue attach(std::string_view name) { return Queue(name); }
 
@@ -133,8 +135,8 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     [[nodiscard]] bool full() const {
         const auto hold = locked();
         const auto& s = state();
-        return (s.maxsize != 0 && s.items >= s.maxsize) ||
-               s.capacity - (s.write_pos - s.read_pos) < header + Codec::fixed_size;
+        return (maxsize_ != 0 && s.items >= maxsize_) ||
+               capacity_ - (s.write_pos - s.read_pos) < header + Codec::fixed_size;
     }
 
     // Python: close(): this process will put no more; put() then throws
@@ -142,16 +144,18 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     void close() noexcept { closed_ = true; }
 
     // Bytes of ring, and the most messages at once (0: as many as fit).
-    [[nodiscard]] std::size_t capacity() const noexcept {
-        return static_cast<std::size_t>(state().capacity);
-    }
-    [[nodiscard]] std::size_t maxsize() const noexcept {
-        return static_cast<std::size_t>(state().maxsize);
-    }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] std::size_t maxsize() const noexcept { return maxsize_; }
 
   protected:
-    explicit Queue(std::string_view name) : Base(name, layout()) {
-        if (state().capacity != tail_size()) {
+    // The ring's size and the most messages at once are read once, here:
+    // every address is computed from these copies, never from the segment,
+    // which another process can change at any time.
+    explicit Queue(std::string_view name)
+        : Base(name, layout()),
+          capacity_(static_cast<std::size_t>(state().capacity)),
+          maxsize_(static_cast<std::size_t>(state().maxsize)) {
+        if (capacity_ != tail_size() || capacity_ == 0) {
             throw CorruptSegmentError(detail::segment_message(name, "cannot attach as Queue",
                                                               "its ring size is damaged"));
         }
@@ -169,8 +173,8 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
         if (--s.unfinished == 0) s.all_done.notify_all();
     }
     void wait_all_done() {
-        const auto hold = locked();
-        while (state().unfinished != 0) wait(state().all_done, std::nullopt);
+        auto hold = locked();
+        while (state().unfinished != 0) wait(hold, state().all_done, std::nullopt);
     }
 
   private:
@@ -187,32 +191,38 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
         return std::size_t{1} << 20U;
     }
 
-    // Takes the internal lock. If its last holder died inside put() or get(),
-    // the positions are intact (each is published by a single store), but
-    // the item count may be one off: count the records again.
-    [[nodiscard]] std::unique_lock<Lock> locked() const {
-        auto hold = lock_state([this] { recount(); });
-        check_positions();
+    // Takes the internal lock (by lock_deadline(DEADLINE) at the latest, if
+    // there is one). If its last holder died inside put() or get(), the
+    // positions are intact (each is published by a single store), but the
+    // item count may be one off: count the records again.
+    [[nodiscard]] std::unique_lock<Lock> locked(const detail::Deadline& deadline = {}) const {
+        auto hold = lock_state(deadline, [this] { recount(); });
+        if (hold.owns_lock()) check_positions();
         return hold;
     }
 
-    bool wait(detail::Wakeup& wakeup, const detail::Deadline& deadline) const {
-        const bool in_time = wait_state(wakeup, deadline, [this] { recount(); });
-        check_positions();
+    bool wait(std::unique_lock<Lock>& hold, detail::Wakeup& wakeup,
+              const detail::Deadline& deadline) const {
+        const bool in_time = wait_state(hold, wakeup, deadline, [this] { recount(); });
+        if (hold.owns_lock()) check_positions();
         return in_time;
     }
 
-    // Every put and get leaves 0 <= write_pos - read_pos <= capacity. Past
+    // Every put and get leaves 0 <= write_pos - read_pos <= capacity, with
+    // at most one record per header's worth of bytes between them. Past
     // that, a get would read past the ring and a recount might never end:
     // only a damaged segment gets there.
-    void check_positions() const {
+    // (The count is checked only once a recount after a death is done:
+    // before it, a getter that died may have left it one too high.)
+    void check_positions(bool count_too = true) const {
         const auto& s = state();
-        if (s.read_pos > s.write_pos || s.write_pos - s.read_pos > s.capacity) {
+        if (s.read_pos > s.write_pos || s.write_pos - s.read_pos > capacity_ ||
+            (count_too && s.items > (s.write_pos - s.read_pos) / header)) {
             throw CorruptSegmentError(detail::segment_message(
                 name(), "cannot use Queue",
                 "its read and write positions (" + std::to_string(s.read_pos) + ", " +
-                    std::to_string(s.write_pos) + ") do not fit its ring of " +
-                    std::to_string(s.capacity) + " bytes"));
+                    std::to_string(s.write_pos) + ") and count of " + std::to_string(s.items) +
+                    " do not fit its ring of " + std::to_string(capacity_) + " bytes"));
         }
     }
 
@@ -228,7 +238,7 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     // After a holder of the lock died: counts the records again, and counts
     // a put that died after publishing its record as unfinished.
     void recount() const {
-        check_positions();
+        check_positions(false);
         auto& s = state();
         if (s.pending_write_pos != 0) {
             s.unfinished = s.pending_unfinished + (s.write_pos == s.pending_write_pos ? 1 : 0);
@@ -247,25 +257,30 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     }
 
     void copy_in(std::uint64_t pos, const void* from, std::size_t n) {
-        const auto cap = state().capacity;
-        const auto at = static_cast<std::size_t>(pos % cap);
-        const std::size_t first = std::min<std::size_t>(n, static_cast<std::size_t>(cap) - at);
+        const auto at = static_cast<std::size_t>(pos % capacity_);
+        const std::size_t first = std::min<std::size_t>(n, capacity_ - at);
         std::memcpy(tail() + at, from, first);
         std::memcpy(tail(), static_cast<const std::byte*>(from) + first, n - first);
     }
 
     void copy_out(std::uint64_t pos, void* to, std::size_t n) const {
-        const auto cap = state().capacity;
-        const auto at = static_cast<std::size_t>(pos % cap);
-        const std::size_t first = std::min<std::size_t>(n, static_cast<std::size_t>(cap) - at);
+        const auto at = static_cast<std::size_t>(pos % capacity_);
+        const std::size_t first = std::min<std::size_t>(n, capacity_ - at);
         std::memcpy(to, tail() + at, first);
         std::memcpy(static_cast<std::byte*>(to) + first, tail(), n - first);
     }
 
     bool has_room(std::size_t bytes) const {
         const auto& s = state();
-        return (s.maxsize == 0 || s.items < s.maxsize) &&
-               s.capacity - (s.write_pos - s.read_pos) >= bytes;
+        return (maxsize_ == 0 || s.items < maxsize_) &&
+               capacity_ - (s.write_pos - s.read_pos) >= bytes;
+    }
+
+    // A call that does not block waits no longer than the internal lock's
+    // grace; a timed one no longer than its deadline and that grace.
+    [[nodiscard]] std::unique_lock<Lock> locked_for_call(bool block,
+                                                         const detail::Deadline& deadline) const {
+        return locked(block ? deadline : brief());
     }
 
     void push(const T& item, bool block, const detail::Deadline& deadline) {
@@ -274,18 +289,21 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
                 detail::segment_message(name(), "cannot put", "the queue is closed"));
         const std::size_t n = Codec::size(item);
         const std::size_t bytes = header + n;
-        if (bytes > state().capacity) {
+        if (bytes > capacity_) {
             throw std::invalid_argument(detail::segment_message(
                 name(), "cannot put",
                 "a message of " + std::to_string(n) + " bytes is larger than the queue's ring of " +
-                    std::to_string(state().capacity) + " bytes"));
+                    std::to_string(capacity_) + " bytes"));
         }
-        const auto hold = locked();
+        const auto full = [&] {
+            return Full(detail::segment_message(name(), "cannot put", "the queue is full"));
+        };
+        auto hold = locked_for_call(block, deadline);
+        if (!hold.owns_lock()) throw full();
         auto& s = state();
         while (!has_room(bytes)) {
-            if (!block || !wait(s.not_full, deadline)) {
-                if (!has_room(bytes))
-                    throw Full(detail::segment_message(name(), "cannot put", "the queue is full"));
+            if (!block || !wait(hold, s.not_full, deadline)) {
+                if (!hold.owns_lock() || !has_room(bytes)) throw full();
             }
         }
         const auto length = static_cast<detail::record_size_t>(n);
@@ -303,13 +321,15 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     }
 
     T pop(bool block, const detail::Deadline& deadline) {
-        const auto hold = locked();
+        const auto empty = [&] {
+            return Empty(detail::segment_message(name(), "cannot get", "the queue is empty"));
+        };
+        auto hold = locked_for_call(block, deadline);
+        if (!hold.owns_lock()) throw empty();
         auto& s = state();
         while (s.read_pos == s.write_pos) {
-            if (!block || !wait(s.not_empty, deadline)) {
-                if (s.read_pos == s.write_pos)
-                    throw Empty(
-                        detail::segment_message(name(), "cannot get", "the queue is empty"));
+            if (!block || !wait(hold, s.not_empty, deadline)) {
+                if (!hold.owns_lock() || s.read_pos == s.write_pos) throw empty();
             }
         }
         // The record, its length included, must lie between the positions,
@@ -330,13 +350,15 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     }
 
     T read_record(std::uint64_t pos, std::size_t n) const {
-        const auto at = static_cast<std::size_t>(pos % state().capacity);
-        if (at + n <= state().capacity) return Codec::make(tail() + at, n);  // contiguous: no copy
+        const auto at = static_cast<std::size_t>(pos % capacity_);
+        if (at + n <= capacity_) return Codec::make(tail() + at, n);  // contiguous: no copy
         std::string buffer(n, '\0');
         copy_out(pos, buffer.data(), n);
         return Codec::make(reinterpret_cast<const std::byte*>(buffer.data()), n);
     }
 
+    std::size_t capacity_;  // bytes of ring, as made: the bound of every address
+    std::size_t maxsize_;   // most messages at once, as made (0: as many as fit)
     bool closed_ = false;
 };
 

@@ -29,10 +29,12 @@ class BasicSemaphore : public SharedPrimitive<SemaphoreState> {
   public:
     // Python: Semaphore(value=1). A negative value is std::invalid_argument.
     explicit BasicSemaphore(int value = 1, const SegmentOptions& options = {})
-        : Base(layout(), 0, options, [value](SemaphoreState& s, std::byte*) {
-              s.value = static_cast<std::uint32_t>(checked(value));
-              s.max_value = Bounded ? s.value : UINT32_MAX;
-          }) {}
+        : Base(layout(), 0, options,
+               [value](SemaphoreState& s, std::byte*) {
+                   s.value = static_cast<std::uint32_t>(checked(value));
+                   s.max_value = Bounded ? s.value : UINT32_MAX;
+               }),
+          max_value_(Bounded ? static_cast<std::uint32_t>(value) : UINT32_MAX) {}
 
     // Python: acquire(block=True). Blocks while the value is zero.
     bool acquire(bool block = true) { return take(block, std::nullopt); }
@@ -48,7 +50,7 @@ class BasicSemaphore : public SharedPrimitive<SemaphoreState> {
     void release() {
         const std::lock_guard hold(mutex());
         auto& s = state();
-        if (s.value >= s.max_value) {
+        if (s.value >= max_value_) {
             throw std::invalid_argument(segment_message(
                 name(), "cannot release", "semaphore or lock released too many times"));
         }
@@ -68,7 +70,9 @@ class BasicSemaphore : public SharedPrimitive<SemaphoreState> {
     void unlock() { release(); }
 
   protected:
-    explicit BasicSemaphore(std::string_view name) : Base(name, layout()) {}
+    // A BoundedSemaphore's bound is read once, here, like every bound.
+    explicit BasicSemaphore(std::string_view name)
+        : Base(name, layout()), max_value_(Bounded ? state().max_value : UINT32_MAX) {}
 
     static Layout layout() {
         return Base::layout(Kind::semaphore, Bounded ? "BoundedSemaphore" : "Semaphore",
@@ -81,17 +85,22 @@ class BasicSemaphore : public SharedPrimitive<SemaphoreState> {
         return value;
     }
 
+    // A call that does not block waits for the internal lock no longer than
+    // its grace; a timed one no longer than its deadline and that grace.
     bool take(bool block, const Deadline& deadline) {
-        const std::lock_guard hold(mutex());
+        auto hold = lock_state(block ? deadline : brief(), [] {});
+        if (!hold.owns_lock()) return false;
         auto& s = state();
         while (s.value == 0) {
-            if (!block || !s.wakeup.wait(mutex(), deadline)) {
-                if (s.value == 0) return false;
+            if (!block || !wait_state(hold, s.wakeup, deadline, [] {})) {
+                if (!hold.owns_lock() || s.value == 0) return false;
             }
         }
         --s.value;
         return true;
     }
+
+    std::uint32_t max_value_;  // BoundedSemaphore's bound (UINT32_MAX: none), as made
 };
 
 }  // namespace detail

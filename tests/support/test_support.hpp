@@ -4,8 +4,10 @@
 
 #if !defined(_WIN32)
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +32,8 @@
 
 #include <gtest/gtest.h>
 #include <mpshm/detail/os.hpp>
+#include <mpshm/detail/segment_header.hpp>
+#include <mpshm/shared_memory.hpp>
 
 #if !defined(_WIN32)
 extern char** environ;  // NOLINT: POSIX declares it nowhere else
@@ -95,6 +99,16 @@ inline bool contains(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
 }
 
+// The data area of the typed object mapped by RAW, as another process (a
+// hostile peer, or damage) can reach it: what follows its header.
+inline std::byte* data_of(mpshm::SharedMemory& raw) {
+    const auto* header = reinterpret_cast<const mpshm::detail::SegmentHeader*>(raw.buf().data());
+    return raw.buf().data() + header->data_offset;
+}
+inline mpshm::detail::SegmentHeader& header_of(mpshm::SharedMemory& raw) {
+    return *reinterpret_cast<mpshm::detail::SegmentHeader*>(raw.buf().data());
+}
+
 // ---- POSIX only: fork()ed children, pipes, /dev/shm, commands ----------------
 // (Windows tests start processes by spawn, through mpshm::Process: tests/win32/.)
 #if !defined(_WIN32)
@@ -109,6 +123,7 @@ inline bool segment_exists(const std::string& name) {
 // destructors never run twice; an escaping exception exits with 99.
 inline ::pid_t start_child(const std::function<int()>& body);
 inline int wait_child(::pid_t pid);
+inline int exit_code(int status);
 inline int run_in_child(const std::function<int()>& body) {
     return wait_child(start_child(body));
 }
@@ -180,6 +195,50 @@ inline int wait_child(::pid_t pid) {
         if (errno != EINTR) throw std::system_error(errno, std::system_category(), "waitpid");
     }
     return status;
+}
+
+// Waits at most TIMEOUT for child PID: its wait status, or nullopt if it is
+// still running then (a watchdog for calls that must return in time; the
+// caller kills and reaps the child). Sleeps in the kernel on a pidfd.
+inline std::optional<int> wait_child_for(::pid_t pid, std::chrono::milliseconds timeout) {
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) throw std::system_error(errno, std::system_category(), "pidfd_open");
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        int status = 0;
+        const ::pid_t got = ::waitpid(pid, &status, WNOHANG);
+        if (got == pid) {
+            ::close(pidfd);
+            return status;
+        }
+        if (got < 0 && errno != EINTR) {
+            ::close(pidfd);
+            throw std::system_error(errno, std::system_category(), "waitpid");
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            ::close(pidfd);
+            return std::nullopt;
+        }
+        ::pollfd p{pidfd, POLLIN, 0};
+        (void)::poll(&p, 1, static_cast<int>(left.count()));
+    }
+}
+
+// Runs BODY in a child that must end within TIMEOUT; returns its exit code
+// (-signal if killed by one), or fails the test and kills it if it overran.
+inline int run_in_child_within(std::chrono::milliseconds timeout,
+                               const std::function<int()>& body) {
+    const ::pid_t pid = start_child(body);
+    const std::optional<int> status = wait_child_for(pid, timeout);
+    if (!status) {
+        ADD_FAILURE() << "the child did not finish within " << timeout.count() << " ms";
+        ::kill(pid, SIGKILL);
+        wait_child(pid);
+        return -1000;
+    }
+    return exit_code(*status);
 }
 
 // Starts a child that runs HOLD (which takes some lock), says so, and then

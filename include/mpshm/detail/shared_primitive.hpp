@@ -4,6 +4,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -70,13 +71,36 @@ class SharedPrimitive : protected Synchronized<std::byte, Lock> {
         return hold;
     }
 
-    // Wakeup::wait for a state guarded by lock_state: the lock is taken
-    // again inside, possibly from a holder that died meanwhile.
+    // The same for a call with DEADLINE (none: blocks): the lock is taken by
+    // lock_deadline(DEADLINE) at the latest, and the result does not own it
+    // if that ran out. A call that does not block passes brief().
     template <typename Repair>
-    bool wait_state(Wakeup& wakeup, const Deadline& deadline, Repair&& repair) const {
-        const bool in_time = wakeup.wait(mutex(), deadline);
+    [[nodiscard]] std::unique_lock<Lock> lock_state(const Deadline& deadline,
+                                                    Repair&& repair) const {
+        if (!deadline) return lock_state(repair);
+        if (!mutex().acquire_until(lock_deadline(deadline))) return {};
+        std::unique_lock<Lock> hold(mutex(), std::adopt_lock);
         repair_if_needed(repair);
-        return in_time;
+        return hold;
+    }
+
+    // The deadline of a call that does not block: now.
+    static Deadline brief() { return std::chrono::steady_clock::now(); }
+
+    // Wakeup::wait for a state guarded by lock_state: the lock is taken
+    // again inside, possibly from a holder that died meanwhile. Returns
+    // whether it was woken in time; HOLD owns the lock afterwards unless the
+    // deadline ran out before the lock could be taken back.
+    template <typename Repair>
+    bool wait_state(std::unique_lock<Lock>& hold, Wakeup& wakeup, const Deadline& deadline,
+                    Repair&& repair) const {
+        const Waited waited = wakeup.wait(mutex(), deadline);
+        if (waited == Waited::lock_lost) {
+            (void)hold.release();  // not ours any more: nothing to unlock
+            return false;
+        }
+        repair_if_needed(repair);
+        return waited == Waited::woken;
     }
 
   private:

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -54,6 +55,26 @@ inline bool passed(const Deadline& deadline) {
     return deadline && std::chrono::steady_clock::now() >= *deadline;
 }
 
+// How long a timed call may still wait to take its object's internal lock
+// back once its deadline has passed (or, for a call that does not block, to
+// take it at all): the lock is held only for the moment an operation takes,
+// so this is scheduling slack; a lock held longer (a peer stopped, or
+// hostile) makes the call give up instead of waiting for ever.
+inline constexpr std::chrono::milliseconds internal_lock_grace{50};
+
+// The latest a call with DEADLINE may take its internal lock; none without one.
+inline Deadline lock_deadline(const Deadline& deadline) {
+    if (!deadline) return std::nullopt;
+    return std::max(*deadline, std::chrono::steady_clock::now()) + internal_lock_grace;
+}
+
+// How a Wakeup::wait ended.
+enum class Waited : std::uint8_t {
+    woken,     // the lock is held again (the wake may be spurious: look again)
+    timed_out, // the deadline passed; the lock is held again
+    lock_lost  // the deadline passed and the lock could not be taken back: not held
+};
+
 // A condition variable in shared memory, built on a futex sequence word (on
 // Win32, a named event per value of it): a waiter notes the sequence,
 // releases the lock and sleeps while the sequence is unchanged; a notifier
@@ -63,16 +84,18 @@ struct Wakeup {
     std::uint32_t sequence;
     std::uint32_t sleepers;  // only lets notify() skip the syscall when nobody sleeps
 
-    // Called with LOCK held; returns with it held again. Returns false if
-    // DEADLINE passed. Wakes may be spurious: callers re-check their state.
+    // Called with LOCK held. Sleeps until woken or DEADLINE, then takes the
+    // lock back, waiting for it no later than lock_deadline(DEADLINE), so a
+    // timed wait ends in time whatever holds the lock or the word.
     template <typename Lock>
-    bool wait(Lock& lock, const Deadline& deadline) {
+    Waited wait(Lock& lock, const Deadline& deadline) {
         const std::uint32_t observed = prepare();
-        lock.release();
+        lock.unlock();  // never throws: a lost lock is reported by the next acquire
         const bool woken = sleep(observed, deadline);
-        lock.acquire();
+        const bool held = lock.acquire_until(lock_deadline(deadline));
         finish();
-        return woken;
+        if (!held) return Waited::lock_lost;
+        return woken ? Waited::woken : Waited::timed_out;
     }
 
     // The pieces of wait(), for callers that release their lock their own
@@ -82,8 +105,10 @@ struct Wakeup {
         std::atomic_ref<std::uint32_t>(sleepers).fetch_add(1, std::memory_order_relaxed);
         return std::atomic_ref<std::uint32_t>(sequence).load(std::memory_order_acquire);
     }
+    // False once DEADLINE has passed, however often the word changed: a
+    // peer that keeps changing it cannot stretch a timed wait.
     bool sleep(std::uint32_t observed, const Deadline& deadline) {
-        return wait_for_change(&sequence, observed, deadline) || !passed(deadline);
+        return wait_for_change(&sequence, observed, deadline) && !passed(deadline);
     }
     void finish() {
         std::atomic_ref<std::uint32_t>(sleepers).fetch_sub(1, std::memory_order_relaxed);
