@@ -537,6 +537,49 @@ TEST(Process, SpawnedChildWithAnUnknownTargetFailsClearly) {
     EXPECT_NE(garbled.err.find("malformed"), std::string::npos) << garbled.err;
 }
 
+namespace {
+void takes_an_int(int) {}
+int g_not_code = 0;  // data, never a target
+}  // namespace
+
+// The target travels as an offset from the parent: a child checks that it
+// lands in this program's own code before calling it, and that nothing
+// follows the arguments.
+TEST(Process, SpawnedChildRefusesATargetOutsideItsCodeAndTrailingBytes) {
+    const std::string self = "/proc/" + std::to_string(::getpid()) + "/exe";
+    using Entry = mp::detail::Target<void (*)(int), int>;
+    mp::Process instantiates(takes_an_int, 1);  // makes Entry a real entry point
+    const auto message = [](std::int64_t target, bool trailing) {
+        mp::detail::Encoder out;
+        out.value(mp::detail::spawn_magic);
+        out.value(std::int64_t{::getpid()});
+        out.string("MainProcess");
+        out.string("Process-98");
+        out.value(std::uint8_t{0});
+        out.value(std::uint32_t{1});
+        out.value(std::uint32_t{98});
+        out.value(static_cast<std::int64_t>(mp::detail::code_offset(&Entry::run_spawned)));
+        out.value(target);
+        out.value(42);  // the int argument
+        if (trailing) out.value(std::uint8_t{1});
+        return "MPSHM_SPAWN=" + mp::detail::to_hex(out.str());
+    };
+    const auto anchor = reinterpret_cast<std::intptr_t>(&mp::detail::spawn_anchor);
+    const std::int64_t into_data = reinterpret_cast<std::intptr_t>(&g_not_code) - anchor;
+    for (const std::int64_t target : {into_data, std::int64_t{1} << 40U, -(std::int64_t{1} << 40U)}) {
+        const auto r = mpshm_test::run_command({self}, {message(target, false)}, true);
+        EXPECT_EQ(r.exit_code, 1) << "target offset " << target;
+        EXPECT_NE(r.err.find("Process-98: its target is not in this program"), std::string::npos)
+            << r.err;
+    }
+    const std::int64_t real = mp::detail::code_offset(&takes_an_int);
+    const auto good = mpshm_test::run_command({self}, {message(real, false)}, true);
+    EXPECT_EQ(good.exit_code, 0) << good.err;
+    const auto trailing = mpshm_test::run_command({self}, {message(real, true)}, true);
+    EXPECT_EQ(trailing.exit_code, 1);
+    EXPECT_NE(trailing.err.find("malformed"), std::string::npos) << trailing.err;
+}
+
 TEST(Process, StartMethodIsSetOnceUnlessForcedAndContextsChooseTheirOwn) {
     const int status = mpshm_test::run_in_child([] {
         if (mp::get_start_method() != mp::StartMethod::fork) return 1;  // the POSIX default

@@ -238,17 +238,22 @@ class Target final : public TargetBase {
     }
 
     // The spawned child's side: attach to or decode every argument, in
-    // order, then call the target.
-    static void run_spawned(std::intptr_t target_offset, Decoder& in) {
+    // order, then call the target at TARGET (checked by freeze_support()).
+    static void run_spawned(std::uintptr_t target, Decoder& in) {
         std::tuple<decltype(arg_traits<A>::decode(in))...> live{arg_traits<A>::decode(in)...};
+        if (!in.done()) {
+            throw Error("mpshm: spawned process: its start-up message is malformed (bytes "
+                        "after its arguments)");
+        }
         if constexpr (spawnable_target<F>) {
-            std::apply(code_at<std::remove_pointer_t<F>>(target_offset), live);
+            // NOLINTNEXTLINE(performance-no-int-to-ptr): checked to be this program's code
+            std::apply(reinterpret_cast<F>(target), live);
         } else if constexpr (stateless_target<F>) {
-            (void)target_offset;
+            (void)target;
             F fn{};
             std::apply(fn, live);
         } else {
-            (void)target_offset;
+            (void)target;
         }
     }
 
@@ -743,15 +748,18 @@ inline void freeze_support() {
             state.identity.push_back(in.value<std::uint32_t>());
         const auto entry_offset = in.value<std::int64_t>();
         const auto target_offset = in.value<std::int64_t>();
-        auto* entry = detail::code_at<void(std::intptr_t, detail::Decoder&)>(
-            static_cast<std::intptr_t>(entry_offset));
-        if (detail::spawn_entries().count(entry) == 0) {
+        // Both offsets must land in this program's code, and the entry be
+        // one of those its Process forms registered, before either is called.
+        auto* entry =
+            detail::program_code_at<void(std::uintptr_t, detail::Decoder&)>(entry_offset);
+        auto* target = detail::program_code_at<void()>(target_offset);
+        if (entry == nullptr || target == nullptr || detail::spawn_entries().count(entry) == 0) {
             throw Error("mpshm: spawned process " + state.name +
                         ": its target is not in this program (is it the same executable as its "
                         "parent?)");
         }
-        code = detail::run_target(state.name,
-                                  [&] { entry(static_cast<std::intptr_t>(target_offset), in); });
+        code = detail::run_target(
+            state.name, [&] { entry(reinterpret_cast<std::uintptr_t>(target), in); });
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s\n", e.what());
         code = 1;

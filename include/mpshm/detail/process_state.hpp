@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <mpshm/detail/process_os.hpp>
 #include <mpshm/detail/spawn_args.hpp>
 
 namespace mpshm {
@@ -43,8 +44,9 @@ inline ProcessState& process_state() {
     return state;
 }
 
-// A spawned child's entry: decodes the arguments and calls the target.
-using SpawnEntry = void (*)(std::intptr_t target_offset, Decoder& args);
+// A spawned child's entry: decodes the arguments and calls the target, at
+// TARGET, an address freeze_support() checked to be this program's code.
+using SpawnEntry = void (*)(std::uintptr_t target, Decoder& args);
 
 // Every entry point this program contains. Each Process<F, Args...> form
 // registers its own during static initialisation, so a spawned child (the
@@ -64,7 +66,9 @@ inline bool register_spawn_entry(SpawnEntry entry) noexcept {
 
 // Code addresses travel as offsets from this function, which is in the
 // executable itself: the same offset finds the same code in a fresh run,
-// wherever address-space randomisation placed it.
+// wherever address-space randomisation placed it. They travel only from a
+// parent to the child it starts, never through shared memory (whoever can
+// write a segment must not choose the code its users run).
 inline void spawn_anchor() {}
 
 template <typename Code>
@@ -72,10 +76,15 @@ std::intptr_t code_offset(Code* code) {
     return reinterpret_cast<std::intptr_t>(code) - reinterpret_cast<std::intptr_t>(&spawn_anchor);
 }
 
+// The code at OFFSET from spawn_anchor, or nullptr unless that lies in the
+// executable code of this program: checked before anything is called.
 template <typename Code>
-Code* code_at(std::intptr_t offset) {
-    // NOLINTNEXTLINE(performance-no-int-to-ptr): an offset from spawn_anchor
-    return reinterpret_cast<Code*>(reinterpret_cast<std::intptr_t>(&spawn_anchor) + offset);
+Code* program_code_at(std::int64_t offset) noexcept {
+    const auto anchor = reinterpret_cast<std::uintptr_t>(&spawn_anchor);
+    const std::uintptr_t address = anchor + static_cast<std::uintptr_t>(offset);  // wraps, defined
+    if (!os::in_program_code(address, anchor)) return nullptr;
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): checked to be this program's code
+    return reinterpret_cast<Code*>(address);
 }
 
 }  // namespace mpshm::detail

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -262,6 +264,35 @@ inline bool same_module(std::intptr_t address, std::intptr_t anchor) noexcept {
            ::dladdr(reinterpret_cast<void*>(address), &info) != 0 &&
            info.dli_fbase == anchor_info.dli_fbase;
     // NOLINTEND(performance-no-int-to-ptr)
+}
+
+// Whether ADDRESS lies in executable code of the module that holds ANCHOR
+// (the program itself): the bounds a code offset from a parent is checked
+// against before anything is called through it.
+inline bool in_program_code(std::uintptr_t address, std::uintptr_t anchor) noexcept {
+    struct Search {
+        std::uintptr_t address, anchor;
+        bool found = false;
+    } search{address, anchor};
+    ::dl_iterate_phdr(
+        [](::dl_phdr_info* info, std::size_t, void* data) -> int {
+            auto& s = *static_cast<Search*>(data);
+            bool holds_anchor = false;
+            bool holds_address = false;
+            for (int i = 0; i < info->dlpi_phnum; ++i) {
+                const auto& ph = info->dlpi_phdr[i];
+                if (ph.p_type != PT_LOAD || (ph.p_flags & PF_X) == 0) continue;
+                const std::uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
+                const std::uintptr_t end = begin + ph.p_memsz;
+                holds_anchor = holds_anchor || (s.anchor >= begin && s.anchor < end);
+                holds_address = holds_address || (s.address >= begin && s.address < end);
+            }
+            if (!holds_anchor) return 0;  // not the program: look further
+            s.found = holds_address;
+            return 1;
+        },
+        &search);
+    return search.found;
 }
 
 inline void unset_environment(const char* name) noexcept {

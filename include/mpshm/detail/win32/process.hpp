@@ -321,6 +321,27 @@ inline bool same_module(std::intptr_t address, std::intptr_t anchor) noexcept {
     // NOLINTEND(performance-no-int-to-ptr)
 }
 
+// Whether ADDRESS lies in an executable section of the executable itself,
+// which holds ANCHOR: the bounds a code offset from a parent is checked
+// against before anything is called through it.
+inline bool in_program_code(std::uintptr_t address, std::uintptr_t anchor) noexcept {
+    const auto* base = reinterpret_cast<const unsigned char*>(::GetModuleHandleW(nullptr));
+    if (base == nullptr) return false;
+    const auto* dos = reinterpret_cast<const IMAGE_DOS_HEADER*>(base);
+    const auto* nt = reinterpret_cast<const IMAGE_NT_HEADERS*>(base + dos->e_lfanew);
+    const IMAGE_SECTION_HEADER* section = IMAGE_FIRST_SECTION(nt);
+    bool holds_anchor = false;
+    bool holds_address = false;
+    for (WORD i = 0; i < nt->FileHeader.NumberOfSections; ++i, ++section) {
+        if ((section->Characteristics & IMAGE_SCN_MEM_EXECUTE) == 0) continue;
+        const auto begin = reinterpret_cast<std::uintptr_t>(base) + section->VirtualAddress;
+        const std::uintptr_t end = begin + section->Misc.VirtualSize;
+        holds_anchor = holds_anchor || (anchor >= begin && anchor < end);
+        holds_address = holds_address || (address >= begin && address < end);
+    }
+    return holds_anchor && holds_address;
+}
+
 // Removes NAME from the C runtime's environment and the process's own.
 inline void unset_environment(const char* name) noexcept {
     const std::string entry = std::string(name) + "=";  // "NAME=" removes NAME
