@@ -188,6 +188,35 @@ TEST(Array, LockedAndLockFreeIncrementsMixedOnOneArrayAreExact) {
     ASSERT_EQ(ok, processes);
     EXPECT_EQ(a.to_vector(), std::vector<std::int64_t>(2, processes * rounds));
 }
+
+// A guard's element updates are as atomic as `a[i] += 1` against lock-free
+// operations in other processes.
+TEST(Array, GuardUpdatesAndLockFreeIncrementsMixedOnOneArrayAreExact) {
+    constexpr int processes = 4;
+    constexpr int rounds = 500'000;
+    mp::Array<std::int64_t, 2> a;
+    mp::Event go;  // released together, so that they overlap
+    std::vector<::pid_t> children;
+    for (int child = 0; child < processes; ++child) {
+        children.push_back(mpshm_test::start_child([&, child] {
+            go.wait();
+            for (int r = 0; r < rounds; ++r) {
+                if (child % 2 == 0) {
+                    auto g = a.lock();
+                    g[0] += 1;
+                    ++g[1];
+                } else {
+                    a.fetch_add(0, 1);
+                    a.fetch_add(1, 1);
+                }
+            }
+            return 0;
+        }));
+    }
+    go.set();
+    for (const ::pid_t pid : children) EXPECT_EQ(exit_code(mpshm_test::wait_child(pid)), 0);
+    EXPECT_EQ(a.to_vector(), std::vector<std::int64_t>(2, processes * rounds));
+}
 #endif  // !defined(_WIN32)
 
 TEST(Array, AttachChecksTypeAndLength) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstddef>
 #include <cstring>
 #include <initializer_list>
@@ -32,12 +33,19 @@ inline constexpr std::size_t dynamic_extent = std::dynamic_extent;
 template <typename T, std::size_t N, typename LockPolicy>
 class Array;
 
-// Holds the Array's lock and gives all its elements as a span, for critical
-// sections longer than one operation: `auto g = a.lock(); g[0] = g[1] + g[2];`.
+// Holds the Array's lock and gives all its elements, for critical sections
+// longer than one operation: `auto g = a.lock(); g[0] = g[1] + g[2];`. For
+// integers with lock-free operations, g[i] is a reference object whose `+=`
+// and friends stay exact beside another process's fetch_add; for other
+// types, T&. span(), begin() and end() give the raw elements (for
+// algorithms): exact against every locked operation, but not against
+// lock-free ones running meanwhile.
 template <typename T, typename LockPolicy>
 class ArrayGuard {
   public:
-    T& operator[](std::size_t i) const { return elements_[i]; }
+    decltype(auto) operator[](std::size_t i) const noexcept {
+        return detail::held_element(elements_.data() + i, lockfree_);
+    }
     [[nodiscard]] std::span<T> span() const noexcept { return elements_; }
     [[nodiscard]] std::size_t size() const noexcept { return elements_.size(); }
     auto begin() const noexcept { return elements_.begin(); }
@@ -46,10 +54,12 @@ class ArrayGuard {
   private:
     template <typename, std::size_t, typename>
     friend class Array;
-    ArrayGuard(detail::LockHold<LockPolicy> hold, std::span<T> elements)
-        : hold_(std::move(hold)), elements_(elements) {}
+    ArrayGuard(detail::LockHold<LockPolicy> hold, std::span<T> elements,
+               const std::uint32_t* lockfree)
+        : hold_(std::move(hold)), elements_(elements), lockfree_(lockfree) {}
     detail::LockHold<LockPolicy> hold_;
     std::span<T> elements_;
+    const std::uint32_t* lockfree_;
 };
 
 // Python's Array(typecode, size_or_initializer, lock=True): N elements of T
@@ -194,7 +204,7 @@ class Array : public detail::Synchronized<T, LockPolicy> {
 
     // Holds the lock until the guard is destroyed.
     [[nodiscard]] ArrayGuard<T, LockPolicy> lock() requires detail::has_lock<LockPolicy> {
-        return ArrayGuard<T, LockPolicy>(this->hold(), get_obj());
+        return ArrayGuard<T, LockPolicy>(this->hold(), get_obj(), this->lockfree_flag());
     }
 
     // A consistent copy of every element, taken under the lock (list(a)).

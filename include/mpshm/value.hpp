@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <ostream>
 #include <string_view>
@@ -22,19 +23,22 @@ template <typename T, typename LockPolicy>
 class Value;
 
 // Holds the Value's lock and gives the value itself, for critical sections
-// longer than one operation: `auto g = v.lock(); *g = f(*g);`.
+// longer than one operation: `auto g = v.lock(); *g = f(*g);`. For integers
+// with lock-free operations, *g is a reference object whose `+=` and friends
+// stay exact beside another process's fetch_add; for other types, T&.
 template <typename T, typename LockPolicy>
 class ValueGuard {
   public:
-    T& operator*() const noexcept { return *value_; }
-    T* operator->() const noexcept { return value_; }
+    decltype(auto) operator*() const noexcept { return detail::held_element(value_, lockfree_); }
+    T* operator->() const noexcept requires(!detail::LockFreeInteger<T>) { return value_; }
 
   private:
     friend class Value<T, LockPolicy>;
-    ValueGuard(detail::LockHold<LockPolicy> hold, T* value)
-        : hold_(std::move(hold)), value_(value) {}
+    ValueGuard(detail::LockHold<LockPolicy> hold, T* value, const std::uint32_t* lockfree)
+        : hold_(std::move(hold)), value_(value), lockfree_(lockfree) {}
     detail::LockHold<LockPolicy> hold_;
     T* value_;
+    const std::uint32_t* lockfree_;
 };
 
 // Python's Value(typecode, init, lock=True): one T in a segment of its own,
@@ -83,7 +87,7 @@ class Value : public detail::Synchronized<T, LockPolicy>,
 
     // Holds the lock until the guard is destroyed; *guard is the value.
     [[nodiscard]] ValueGuard<T, LockPolicy> lock() requires detail::has_lock<LockPolicy> {
-        return ValueGuard<T, LockPolicy>(this->hold(), this->data());
+        return ValueGuard<T, LockPolicy>(this->hold(), this->data(), this->lockfree_flag());
     }
 
     // The value itself, without locking (Python's get_obj()).

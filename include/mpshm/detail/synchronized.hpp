@@ -3,9 +3,12 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -13,6 +16,7 @@
 
 #include <mpshm/detail/basic_lock.hpp>
 #include <mpshm/detail/cell.hpp>
+#include <mpshm/detail/compound_ops.hpp>
 #include <mpshm/detail/shared_segment.hpp>
 #include <mpshm/lock.hpp>
 #include <mpshm/type_tag.hpp>
@@ -53,17 +57,80 @@ class LockHold {
     LockHold(const LockHold&) = delete;
     LockHold& operator=(const LockHold&) = delete;
     LockHold& operator=(LockHold&&) = delete;
+    // Never throws: a lock found not held is reported by its next acquire.
     ~LockHold() {
-        if (lock_ == nullptr) return;
-        try {
-            lock_->release();
-        } catch (...) {  // released early by hand: nothing left to undo
-        }
+        if (lock_ != nullptr) lock_->unlock();
     }
 
   private:
     LockPolicy* lock_;
 };
+
+// Updates made by a holder of an object's lock. Until the object's first
+// lock-free operation (LOCKFREE_USED, set in its segment under the lock)
+// every writer holds the lock, so a plain read and write do, one atomic
+// instruction fewer. From then on they are atomic, so that a lock-free
+// fetch_add of another process running meanwhile is never lost: whatever
+// the path (an operation, or a guard).
+inline bool lockfree_marked(const std::uint32_t* lockfree_used) noexcept {
+    return std::atomic_ref<std::uint32_t>(*const_cast<std::uint32_t*>(lockfree_used))
+               .load(std::memory_order_relaxed) != 0;
+}
+template <typename T, typename Op>
+T update_held(T* p, const std::uint32_t* lockfree_used, Op op) {
+    return lockfree_marked(lockfree_used) ? cell_update(p, op) : cell_update_exclusive(p, op);
+}
+template <typename T>
+T add_held(T* p, const std::uint32_t* lockfree_used, T x) {
+    return lockfree_marked(lockfree_used)
+               ? cell_add(p, x)
+               : cell_update_exclusive(p, [x](T v) { return wrap_add(v, x); });
+}
+
+// One element as a guard gives it (the lock is held): reads, writes and
+// `op=` as under any mutex, atomic once lock-free operations are in use, so
+// that a guard's `*g += 1` and another process's fetch_add mix exactly.
+// Given for integers that have lock-free operations; other types get T&.
+template <typename T>
+class HeldCell : public CompoundOps<HeldCell<T>, T> {
+  public:
+    HeldCell(T* p, const std::uint32_t* lockfree_used) noexcept
+        : p_(p), lockfree_used_(lockfree_used) {}
+    HeldCell(const HeldCell&) = default;
+    ~HeldCell() = default;
+    operator T() const noexcept { return cell_load(p_); }  // NOLINT: a proxy converts implicitly
+    HeldCell& operator=(const T& x) noexcept {
+        cell_store(p_, x);
+        return *this;
+    }
+    // A proxy assigns the value it refers to.
+    // NOLINTNEXTLINE(bugprone-unhandled-self-assignment)
+    HeldCell& operator=(const HeldCell& other) noexcept { return *this = static_cast<T>(other); }
+    [[nodiscard]] T load() const noexcept { return cell_load(p_); }
+    friend std::ostream& operator<<(std::ostream& os, const HeldCell& c) { return os << c.load(); }
+
+  private:
+    friend class CompoundOps<HeldCell, T>;
+    template <typename Op>
+    T update(Op op) {
+        return update_held(p_, lockfree_used_, op);
+    }
+    T add(T x) { return add_held(p_, lockfree_used_, x); }
+
+    T* p_;
+    const std::uint32_t* lockfree_used_;
+};
+
+// What a guard gives for the element at P: a HeldCell, or the element itself.
+template <typename T>
+decltype(auto) held_element(T* p, const std::uint32_t* lockfree_used) noexcept {
+    if constexpr (LockFreeInteger<T>) {
+        return HeldCell<T>(p, lockfree_used);
+    } else {
+        (void)lockfree_used;
+        return *p;
+    }
+}
 
 template <typename T, typename LockPolicy>
 class Synchronized {
@@ -117,29 +184,18 @@ class Synchronized {
         }
     }
 
-    // Read-modify-writes under the lock. Until the first lock-free operation
-    // on this object every writer holds the lock, so a plain read and write
-    // do (one atomic instruction fewer). The first lock-free operation marks
-    // the segment under the lock, so no plain update is half done when the
-    // mark appears; from then on these use atomic instructions, and a
-    // fetch_add of another process is never lost.
+    // Read-modify-writes under the lock (see update_held).
     template <typename Op>
     T locked_update(T* p, Op op) const {
         if constexpr (has_lock<LockPolicy>) {
-            return locked([&] {
-                return lockfree_used() ? cell_update(p, op) : cell_update_exclusive(p, op);
-            });
+            return locked([&] { return update_held(p, lockfree_used_, op); });
         } else {
             return cell_update(p, op);
         }
     }
     T locked_add(T* p, T x) const {
         if constexpr (has_lock<LockPolicy>) {
-            return locked([&] {
-                return lockfree_used()
-                           ? cell_add(p, x)
-                           : cell_update_exclusive(p, [x](T v) { return wrap_add(v, x); });
-            });
+            return locked([&] { return add_held(p, lockfree_used_, x); });
         } else {
             return cell_add(p, x);
         }
@@ -183,14 +239,14 @@ class Synchronized {
     }
 
     [[nodiscard]] T* data() const noexcept { return data_; }
+    // The segment's mark of lock-free use, for guards (see held_element).
+    [[nodiscard]] const std::uint32_t* lockfree_flag() const noexcept { return lockfree_used_; }
     [[nodiscard]] const std::shared_ptr<SharedSegment>& segment() const noexcept {
         return segment_;
     }
 
   private:
-    [[nodiscard]] bool lockfree_used() const noexcept {
-        return std::atomic_ref<std::uint32_t>(*lockfree_used_).load(std::memory_order_relaxed) != 0;
-    }
+    [[nodiscard]] bool lockfree_used() const noexcept { return lockfree_marked(lockfree_used_); }
 
     static lock_storage make_lock(const std::shared_ptr<SharedSegment>& segment,
                                   const LockPolicy* shared_lock) {
