@@ -35,7 +35,6 @@
 #include <mpshm/detail/process_os.hpp>
 #include <mpshm/detail/process_state.hpp>
 #include <mpshm/detail/spawn_args.hpp>
-#include <mpshm/detail/spawn_hook.hpp>
 #include <mpshm/errors.hpp>
 
 namespace mpshm {
@@ -45,6 +44,10 @@ inline std::string_view to_string(StartMethod m) {
 }
 
 namespace detail {
+
+// In a spawned child whose main() never called freeze_support(): runs the
+// target now (defined below, after freeze_support()).
+inline void dispatch_if_spawned();
 
 // Windows has no fork: asking for it there is Python's ValueError.
 inline void check_start_method(std::optional<StartMethod> method) {
@@ -725,7 +728,6 @@ inline void freeze_support() {
     if (hex == nullptr) return;
     const std::optional<std::string> payload = detail::from_hex(hex);
     detail::os::unset_environment(detail::spawn_variable.data());  // not for its own children
-    detail::spawn_dispatcher() = nullptr;
     auto& state = detail::process_state();
     state.spawned = true;
     int code = 1;
@@ -773,13 +775,24 @@ inline void freeze_support() {
 }
 
 namespace detail {
-// In a spawned child whose main() does not call freeze_support(), the first
-// mpshm call that main() makes runs the target instead (see spawn_hook.hpp).
-inline void dispatch_spawned_child() {
-    if (spawned_by_mpshm && !process_state().spawned) freeze_support();
+// A spawned child whose main() does not call freeze_support() first runs
+// its target at the first call of this process API that main() makes
+// (Process, the start methods), after saying so: Python raises RuntimeError
+// there, and only what main() did before it runs twice. Never from the
+// constructor of a shared object: those run before main() for objects at
+// namespace scope, which a spawned child makes afresh, as Python re-creates
+// a module's objects, before its target can run.
+inline void dispatch_if_spawned() {
+    if (!spawned_by_mpshm || process_state().spawned) [[likely]]
+        return;
+    std::fprintf(stderr,
+                 "mpshm: this process was started by spawn, but main() did not call "
+                 "mpshm::freeze_support() first: what main() did before its first Process or "
+                 "start-method call ran again here. Call mpshm::freeze_support() as the first "
+                 "line of main().\n");
+    std::fflush(stderr);
+    freeze_support();
 }
-inline const bool spawn_dispatcher_installed =
-    spawned_by_mpshm ? (spawn_dispatcher() = &dispatch_spawned_child, true) : false;
 }  // namespace detail
 
 // Python's get_context(method): a start method for the processes made through it.

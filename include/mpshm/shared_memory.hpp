@@ -15,7 +15,6 @@
 
 #include <mpshm/detail/names.hpp>
 #include <mpshm/detail/os.hpp>
-#include <mpshm/detail/spawn_hook.hpp>
 #include <mpshm/errors.hpp>
 
 namespace mpshm {
@@ -50,7 +49,6 @@ class SharedMemory {
 
     // Python: SharedMemory(name=None, create=False, size=0).
     explicit SharedMemory(const Options& options) {
-        detail::dispatch_if_spawned();
         if (!options.create) {
             if (!options.name) {
                 throw std::invalid_argument(
@@ -85,7 +83,6 @@ class SharedMemory {
 
     // Python: SharedMemory(name): attach to an existing segment.
     explicit SharedMemory(std::string_view name) {
-        detail::dispatch_if_spawned();
         attach(std::string(name));
     }
 
