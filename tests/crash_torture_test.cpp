@@ -131,12 +131,12 @@ struct QueueJournal {
         } else if (size == in_queue) {
             g[e % 4 == putting ? puts_undone : gets_undone] += 1;
         } else if (size == in_queue + (e % 4 == putting ? 1 : -1)) {
-            publish(g[count], item + 1);
+            publish(g.span()[count], item + 1);
             g[e % 4 == putting ? puts_completed : gets_completed] += 1;
         } else {
             fail(g, 3, item);
         }
-        publish(g[entry], none);
+        publish(g.span()[entry], none);
     }
 
     // Settles, checks the queue's size, then (with a slot) puts or gets one
@@ -150,28 +150,28 @@ struct QueueJournal {
             if (putting_now) {
                 const std::int64_t item = g[put];
                 const std::string text = queue_item(item);
-                publish(g[entry], item * 4 + putting);
+                publish(g.span()[entry], item * 4 + putting);
                 try {
                     queue.put_nowait(text);
                 } catch (const mp::Full&) {
-                    publish(g[entry], none);
+                    publish(g.span()[entry], none);
                     return false;
                 }
-                publish(g[put], item + 1);
+                publish(g.span()[put], item + 1);
             } else {
                 const std::int64_t item = g[got];
-                publish(g[entry], item * 4 + getting);
+                publish(g.span()[entry], item * 4 + getting);
                 std::string text;
                 try {
                     text = queue.get_nowait();
                 } catch (const mp::Empty&) {
-                    publish(g[entry], none);
+                    publish(g.span()[entry], none);
                     return false;
                 }
                 if (text != queue_item(item)) fail(g, 5, item);
-                publish(g[got], item + 1);
+                publish(g.span()[got], item + 1);
             }
-            publish(g[entry], none);
+            publish(g.span()[entry], none);
             return true;
         } catch (const mp::Error&) {
             fail(g, 6, -1);  // a damaged queue, for one

@@ -151,7 +151,7 @@ class Barrier : public detail::SharedPrimitive<detail::BarrierState> {
     std::int64_t* slots() const { return reinterpret_cast<std::int64_t*>(tail()); }
 
     detail::Deadline default_deadline() const {
-        return timeout_ ? detail::deadline_after(*timeout_) : detail::Deadline{};
+        return timeout_ ? detail::deadline_after(*timeout_) : detail::no_deadline;
     }
 
     [[noreturn]] void broken_error() const {
@@ -182,7 +182,7 @@ class Barrier : public detail::SharedPrimitive<detail::BarrierState> {
     // result may then not own it). A party that died holding it may have
     // left the state half-changed, so the barrier breaks, as it would in
     // Python for any party that failed.
-    [[nodiscard]] std::unique_lock<Lock> locked(const detail::Deadline& deadline = {}) const {
+    [[nodiscard]] std::unique_lock<Lock> locked(const detail::Deadline& deadline = detail::no_deadline) const {
         auto hold = lock_state(deadline, [this] { break_barrier(); });
         if (hold.owns_lock()) check_state();
         return hold;

@@ -53,7 +53,7 @@ class Condition : public detail::Synchronized<detail::ConditionState, LockType> 
 
     // Python: wait(timeout=None). The caller must hold the lock. Returns
     // false if the timeout ran out.
-    bool wait() { return wait_until(std::nullopt); }
+    bool wait() { return wait_until(detail::no_deadline); }
     template <typename Rep, typename Period>
     bool wait(std::chrono::duration<Rep, Period> timeout) {
         return wait_until(detail::deadline_after(timeout));

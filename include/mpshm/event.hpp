@@ -42,7 +42,7 @@ class Event : public detail::SharedPrimitive<detail::EventState> {
     }
 
     // Blocks until the flag is set; returns it (always true here).
-    bool wait() { return wait_until(std::nullopt); }
+    bool wait() { return wait_until(detail::no_deadline); }
 
     // Waits at most TIMEOUT; returns the flag, false if the time ran out.
     template <typename Rep, typename Period>

@@ -112,20 +112,20 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     static Queue attach(std::string_view name) { return Queue(name); }
 
     // Python: put(obj, block=True, timeout=None).
-    void put(const T& item, bool block = true) { push(item, block, std::nullopt); }
+    void put(const T& item, bool block = true) { push(item, block, detail::no_deadline); }
     template <typename Rep, typename Period>
     void put(const T& item, std::chrono::duration<Rep, Period> timeout) {
         push(item, true, detail::deadline_after(timeout));
     }
-    void put_nowait(const T& item) { push(item, false, std::nullopt); }
+    void put_nowait(const T& item) { push(item, false, detail::no_deadline); }
 
     // Python: get(block=True, timeout=None).
-    T get(bool block = true) { return pop(block, std::nullopt); }
+    T get(bool block = true) { return pop(block, detail::no_deadline); }
     template <typename Rep, typename Period>
     T get(std::chrono::duration<Rep, Period> timeout) {
         return pop(true, detail::deadline_after(timeout));
     }
-    T get_nowait() { return pop(false, std::nullopt); }
+    T get_nowait() { return pop(false, detail::no_deadline); }
 
     [[nodiscard]] std::size_t qsize() const {
         const auto hold = locked();
@@ -174,7 +174,7 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     }
     void wait_all_done() {
         auto hold = locked();
-        while (state().unfinished != 0) wait(hold, state().all_done, std::nullopt);
+        while (state().unfinished != 0) wait(hold, state().all_done, detail::no_deadline);
     }
 
   private:
@@ -195,7 +195,7 @@ class Queue : public detail::SharedPrimitive<detail::QueueState> {
     // there is one). If its last holder died inside put() or get(), the
     // positions are intact (each is published by a single store), but the
     // item count may be one off: count the records again.
-    [[nodiscard]] std::unique_lock<Lock> locked(const detail::Deadline& deadline = {}) const {
+    [[nodiscard]] std::unique_lock<Lock> locked(const detail::Deadline& deadline = detail::no_deadline) const {
         auto hold = lock_state(deadline, [this] { recount(); });
         if (hold.owns_lock()) check_positions();
         return hold;

@@ -37,7 +37,7 @@ class BasicSemaphore : public SharedPrimitive<SemaphoreState> {
           max_value_(Bounded ? static_cast<std::uint32_t>(value) : UINT32_MAX) {}
 
     // Python: acquire(block=True). Blocks while the value is zero.
-    bool acquire(bool block = true) { return take(block, std::nullopt); }
+    bool acquire(bool block = true) { return take(block, no_deadline); }
 
     // Python: acquire(timeout=t). Returns false when TIMEOUT ran out.
     template <typename Rep, typename Period>

@@ -44,6 +44,11 @@ inline void wake_changed(std::uint32_t* word, std::uint32_t previous, int count)
 #endif
 }
 
+// No deadline: wait as long as it takes. One constant rather than a
+// temporary std::nullopt at each call, whose (never read) payload g++ 12's
+// -Wmaybe-uninitialized takes for uninitialised once it is inlined deep.
+inline constexpr Deadline no_deadline{};
+
 template <typename Rep, typename Period>
 Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
     const auto t = std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
