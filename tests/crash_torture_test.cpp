@@ -14,6 +14,9 @@
 // The Queue keeps its own lock inside put() and get(), so the workers take
 // a robust lock around each operation, a journal's: see QueueJournal.
 //
+// A second chaos runs workers through a Semaphore, a Condition (guarding a
+// committed counter), an Event and a Barrier: none may wedge or be damaged.
+//
 // MPSHM_TORTURE_SECONDS sets how long the chaos runs (default 3; longer for
 // manual runs).
 // SPDX-License-Identifier: MIT
@@ -355,4 +358,121 @@ TEST(CrashTorture, KilledWorkersNeverWedgeTheOthersOrLoseACommit) {
     EXPECT_GE(kills, 40) << "too few kills to prove anything";
     EXPECT_GE(static_cast<int>(inside), std::max(20, kills / 6))
         << "too few kills landed inside a critical section for the test to prove much";
+}
+
+namespace {
+
+// The synchronisation primitives under the same chaos: what a worker does
+// in one round, and what it commits.
+struct Primitives {
+    static constexpr int units = 2;
+    mp::BoundedSemaphore semaphore{units};
+    mp::Condition<> condition;
+    mp::RawValue<std::int64_t> counter{0};  // guarded by the condition's lock
+    mp::RawArray<std::int64_t> counter_commits = mp::RawArray<std::int64_t>(max_slots);
+    mp::Event event;
+    mp::Barrier barrier{workers};
+    mp::RawArray<std::int64_t> rounds = mp::RawArray<std::int64_t>(max_slots);
+    mp::RawValue<std::int64_t> damage{0};  // CorruptSegmentError seen: must stay 0
+    mp::RawValue<std::int64_t> barrier_passes{0};  // waits that all parties met
+
+    void round(int slot) {
+        try {
+            if (semaphore.acquire(std::chrono::seconds(1))) semaphore.release();
+            {
+                const std::unique_lock hold(condition);
+                if (condition.get_lock().previous_owner_died())
+                    counter.store(Shared::sum(counter_commits));
+                const std::int64_t seen = counter.load() + 1;
+                counter.store(seen);
+                counter_commits[slot] = counter_commits[slot] + 1;
+                condition.notify_all();
+                (void)condition.wait_for([&] { return counter.load() != seen; },
+                                         std::chrono::milliseconds(1));
+            }
+            event.set();
+            (void)event.wait(std::chrono::milliseconds(1));
+            event.clear();
+            try {
+                (void)barrier.wait(std::chrono::milliseconds(20));
+                barrier_passes += 1;
+            } catch (const mp::BrokenBarrierError&) {
+                if (barrier.broken()) barrier.reset();
+            }
+        } catch (const mp::CorruptSegmentError&) {
+            damage += 1;
+        }
+        rounds[slot] = rounds[slot] + 1;
+    }
+};
+
+}  // namespace
+
+TEST(CrashTorture, KilledWorkersNeverWedgeOrDamageTheSynchronisationPrimitives) {
+    Primitives shared;
+    const auto start_worker = [&](int slot) {
+        return mpshm_test::start_child([&shared, slot] {
+            for (;;) shared.round(slot);
+            return 0;
+        });
+    };
+    std::vector<::pid_t> pids;
+    std::vector<int> slots;
+    int next_slot = 0;
+    for (int w = 0; w < workers; ++w) {
+        slots.push_back(next_slot);
+        pids.push_back(start_worker(next_slot++));
+    }
+    std::mt19937 random(54321);
+    int kills = 0;
+    const auto stop = std::chrono::steady_clock::now() + std::chrono::seconds(torture_seconds());
+    while (std::chrono::steady_clock::now() < stop && next_slot < max_slots) {
+        const auto victim = static_cast<std::size_t>(random() % workers);
+        const std::int64_t before = shared.rounds[slots[victim]];
+        const std::int64_t steps = 1 + static_cast<std::int64_t>(random() % 5);
+        ASSERT_TRUE(mpshm_test::eventually([&] {
+            return shared.rounds[slots[victim]] >= before + steps;
+        })) << "worker in slot " << slots[victim] << " made no progress after " << kills
+            << " kills: a primitive is wedged";
+        mpshm_test::kill_and_reap(pids[victim]);
+        ++kills;
+        slots[victim] = next_slot;
+        pids[victim] = start_worker(next_slot++);
+    }
+    for (const ::pid_t pid : pids) mpshm_test::kill_and_reap(pid);
+    kills += workers;
+
+    EXPECT_EQ(shared.damage.load(), 0) << "a primitive was left damaged by a kill";
+    // Each is usable, and holds what was committed.
+    {
+        const std::unique_lock hold(shared.condition);
+        if (shared.condition.get_lock().previous_owner_died())
+            shared.counter.store(Shared::sum(shared.counter_commits));
+        EXPECT_EQ(shared.counter.load(), Shared::sum(shared.counter_commits));
+    }
+    // A worker killed holding a unit takes it along, as in Python; never more
+    // than one each, and never more than there were.
+    const int value = shared.semaphore.get_value();
+    EXPECT_LE(value, Primitives::units);
+    EXPECT_GE(value, 0);
+    while (shared.semaphore.get_value() < Primitives::units) shared.semaphore.release();
+    EXPECT_THROW(shared.semaphore.release(), std::invalid_argument);
+    shared.event.set();
+    EXPECT_TRUE(shared.event.wait(std::chrono::seconds(1)));
+    // The parties killed while waiting are forgotten: a full set of new ones
+    // meets at the barrier.
+    shared.barrier.reset();
+    EXPECT_FALSE(shared.barrier.broken());
+    EXPECT_EQ(mpshm_test::run_in_children(workers,
+                                          [&](int) {
+                                              (void)shared.barrier.wait(std::chrono::seconds(20));
+                                              return 0;
+                                          }),
+              workers)
+        << "the barrier no longer lets a full set of parties through";
+    EXPECT_GT(shared.barrier_passes.load(), 0) << "no party ever passed the barrier";
+    std::printf("crash torture: primitives: %d kills, %lld rounds, condition %u recoveries\n",
+                kills, static_cast<long long>(Shared::sum(shared.rounds)),
+                shared.condition.get_lock().recoveries());
+    EXPECT_GE(kills, 40) << "too few kills to prove anything";
 }
