@@ -1,10 +1,12 @@
 // Tests for mpshm/array.hpp: Python's Array and RawArray, across processes.
 // SPDX-License-Identifier: MIT
 #include <algorithm>
+#include <cstdlib>
 #include <cstdint>
 #include <numeric>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -216,6 +218,46 @@ TEST(Array, GuardUpdatesAndLockFreeIncrementsMixedOnOneArrayAreExact) {
     go.set();
     for (const ::pid_t pid : children) EXPECT_EQ(exit_code(mpshm_test::wait_child(pid)), 0);
     EXPECT_EQ(a.to_vector(), std::vector<std::int64_t>(2, processes * rounds));
+}
+
+// Threads and processes at once (ThreadSanitizer checks the threads' side):
+// guards, +=, fetch_add and a locked bulk copy on one Array.
+TEST(Array, ThreadsAndProcessesMixGuardsPlusEqualsFetchAddAndCopies) {
+    constexpr int each = 10'000;
+    mp::Array<std::int64_t, 4> a;
+    const int ok = run_in_children(2, [&](int) {
+        std::vector<std::thread> threads;
+        threads.emplace_back([&] {
+            for (int i = 0; i < each; ++i) {
+                auto g = a.lock();
+                g[0] += 1;
+                g[1] += 1;
+            }
+        });
+        threads.emplace_back([&] {
+            for (int i = 0; i < each; ++i) {
+                a[0] += 1;
+                a[1] += 1;
+            }
+        });
+        threads.emplace_back([&] {
+            for (int i = 0; i < each; ++i) {
+                a.fetch_add(0, 1);
+                a.fetch_add(1, 1);
+            }
+        });
+        threads.emplace_back([&] {
+            std::vector<std::int64_t> copy(4);
+            for (int i = 0; i < each; ++i) {
+                a.copy_to(copy);
+                if (copy[2] != 0 || copy[3] != 0) std::abort();
+            }
+        });
+        for (auto& t : threads) t.join();
+        return 0;
+    });
+    ASSERT_EQ(ok, 2);
+    EXPECT_EQ(a.to_vector(), (std::vector<std::int64_t>{2 * 3 * each, 2 * 3 * each, 0, 0}));
 }
 #endif  // !defined(_WIN32)
 

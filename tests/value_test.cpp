@@ -9,6 +9,8 @@
 #include <cstring>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 #if defined(_WIN32)  // for the children started by spawn below
 #include <stdexcept>
 #endif
@@ -179,6 +181,38 @@ TEST(Value, GuardIncrementsAndLockFreeIncrementsMixedOnOneValueAreExact) {
     });
     ASSERT_EQ(ok, processes);
     EXPECT_EQ(v.load(), std::int64_t{processes} * increments);
+}
+
+// Threads and processes at once (ThreadSanitizer checks the threads' side):
+// in each of two processes one thread increments through a guard, one with
+// +=, one with fetch_add, and one stores the value it loads under the lock.
+TEST(Value, ThreadsAndProcessesMixGuardsPlusEqualsAndFetchAddExactly) {
+    constexpr int each = 20'000;
+    mp::Value<std::int64_t> v(0);
+    mp::Value<std::int64_t> untouched(7);
+    const int ok = run_in_children(2, [&](int) {
+        std::vector<std::thread> threads;
+        threads.emplace_back([&] {
+            for (int i = 0; i < each; ++i) {
+                auto g = v.lock();
+                *g += 1;
+            }
+        });
+        threads.emplace_back([&] {
+            for (int i = 0; i < each; ++i) v += 1;
+        });
+        threads.emplace_back([&] {
+            for (int i = 0; i < each; ++i) v.fetch_add(1);
+        });
+        threads.emplace_back([&] {
+            for (int i = 0; i < each; ++i) untouched.store(untouched.load());
+        });
+        for (auto& t : threads) t.join();
+        return 0;
+    });
+    ASSERT_EQ(ok, 2);
+    EXPECT_EQ(v.load(), 2 * 3 * each);
+    EXPECT_EQ(untouched.load(), 7);
 }
 
 // Why the atomic form exists: Python's `v.value += 1` is a read and then a

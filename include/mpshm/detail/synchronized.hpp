@@ -67,11 +67,12 @@ class LockHold {
 };
 
 // Updates made by a holder of an object's lock. Until the object's first
-// lock-free operation (LOCKFREE_USED, set in its segment under the lock)
-// every writer holds the lock, so a plain read and write do, one atomic
-// instruction fewer. From then on they are atomic, so that a lock-free
-// fetch_add of another process running meanwhile is never lost: whatever
-// the path (an operation, or a guard).
+// lock-free operation every writer holds the lock, so a plain read and
+// write do, one atomic instruction fewer. That first operation marks the
+// segment (LOCKFREE_USED) under the lock, so no plain update is half done
+// when the mark appears; from then on these are atomic, so that a
+// lock-free fetch_add of another process running meanwhile is never lost,
+// whatever the locked path (an operation, or a guard).
 inline bool lockfree_marked(const std::uint32_t* lockfree_used) noexcept {
     return std::atomic_ref<std::uint32_t>(*const_cast<std::uint32_t*>(lockfree_used))
                .load(std::memory_order_relaxed) != 0;
