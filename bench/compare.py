@@ -106,6 +106,14 @@ def comparisons():
         ("Array", "a[i] += 1 (RLock)", "array/increment/mpshm", "array/increment/raw_atomic",
          "raw std::atomic", "slowdown", None),
     ]
+    rows += [
+        ("Compile time", "#include <mpshm/value.hpp>, a 3-line program (g++ -O2)",
+         "compile/value_hpp", "compile/boost", "the same on Boost.Interprocess", "slowdown",
+         at_most(1.5)),
+        ("Compile time", "#include <mpshm/mpshm.hpp>, a 3-line program (g++ -O2)",
+         "compile/mpshm_hpp", "compile/boost", "the same on Boost.Interprocess", "slowdown",
+         at_most(2.5)),
+    ]
     for n in COPY_SIZES:
         label = f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
         rows.append(("Array bulk copy", f"assign (a[:] = v), {label}", f"array/copy/mpshm/{n}",
@@ -150,6 +158,12 @@ def python_medians(repetitions, scale):
     cmd = [sys.executable, str(HERE / "python_peers.py"), f"--repetitions={repetitions}",
            f"--scale={scale}"]
     report = run(cmd, "python_peers.py (CPython's multiprocessing)")
+    return {b["name"]: float(b["ns_per_op"]) for b in report["benchmarks"]}
+
+
+def compile_medians(repetitions):
+    cmd = [sys.executable, str(HERE / "compile_time.py"), f"--repetitions={repetitions}"]
+    report = run(cmd, "compile_time.py (compiling through mpshm's headers and Boost's)")
     return {b["name"]: float(b["ns_per_op"]) for b in report["benchmarks"]}
 
 
@@ -291,6 +305,7 @@ def main():
         medians.update(found)
         errors += failed
     medians.update(python_medians(repetitions, 0.02 if args.quick else 1.0))
+    medians.update(compile_medians(repetitions))
 
     table, missing = build_table(medians)
     table_md = markdown(table)
